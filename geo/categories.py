@@ -1,0 +1,49 @@
+"""OCOP product groups, star levels and destination kinds: codes, names and map styles."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    vi: str
+    en: str
+
+
+# The six groups of the national OCOP programme.  Codes are stable: data and URLs use them.
+CATEGORIES: dict[str, Category] = {c.code: c for c in (
+    Category("food", "Thực phẩm", "Food"),
+    Category("beverages", "Đồ uống", "Beverages"),
+    Category("herbal", "Thảo dược", "Herbal products"),
+    Category("textiles", "Vải và may mặc", "Textiles and garments"),
+    Category("souvenirs", "Lưu niệm - nội thất - trang trí", "Souvenirs, furniture, decoration",
+),
+    Category("tourism", "Dịch vụ du lịch cộng đồng và điểm du lịch",
+             "Community tourism services and sites"),
+)}
+
+# 1-2 stars are not certified; 5 stars is national level.
+STARS = (3, 4, 5)
+
+
+@dataclass(frozen=True)
+class Kind:
+    code: str
+    vi: str
+    en: str
+    icon: str  # Font Awesome "solid" SVG name, served from our origin
+
+
+KINDS: dict[str, Kind] = {k.code: k for k in (
+    Kind("beach", "Bãi biển", "Beach", "umbrella-beach"),
+    Kind("island", "Đảo", "Island", "water"),
+    Kind("nature", "Thiên nhiên", "Nature", "tree"),
+    Kind("religious", "Đình, chùa, đền", "Temple, pagoda, communal house", "place-of-worship"),
+    Kind("heritage", "Di tích lịch sử", "Historic site", "landmark"),
+    Kind("museum", "Bảo tàng", "Museum", "building-columns"),
+    Kind("landmark", "Công trình tiêu biểu", "Landmark", "monument"),
+    Kind("craft_village", "Làng nghề", "Craft village", "hand-holding-heart"),
+)}
+
+PRECISIONS = ("exact", "commune", "district")

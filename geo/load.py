@@ -1,0 +1,268 @@
+"""Load the data files once, validate every feature, and name the data version.
+
+A file that fails validation stops the app at start-up with one line per problem, naming the
+file, the feature and the field: the app never serves data it has not checked.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import geopandas as gpd
+import shapely
+import shapely.ops
+from shapely.geometry import shape
+
+from .categories import CATEGORIES, KINDS, PRECISIONS, STARS
+
+# Relative paths inside the data directory; their bytes define the data version.
+FILES = {
+    "districts": "boundaries/districts.geojson",
+    "communes": "boundaries/communes_2025.geojson",
+    "products": "products.geojson",
+    "destinations": "destinations.geojson",
+}
+
+# (min lon, min lat, max lon, max lat).  Pre-2025 Hải Phòng with Bạch Long Vĩ; the 2025 city
+# also takes in the former Hải Dương province to the west.
+HAI_PHONG_EXTENT = (106.3, 20.0, 107.9, 21.1)
+CITY_2025_EXTENT = (105.9, 20.0, 107.9, 21.3)
+MAX_FILE_BYTES = 50 * 1024 * 1024
+_URL = re.compile(r"^https?://[^\s<>\"']+$")
+
+
+class DataError(ValueError):
+    """Raised with every problem found; str() is a readable report, one problem a line."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("data is invalid:\n  " + "\n  ".join(problems))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    version: str
+    districts: gpd.GeoDataFrame
+    communes: gpd.GeoDataFrame
+    products: gpd.GeoDataFrame
+    destinations: gpd.GeoDataFrame
+    data_dir: Path
+
+
+# -- field checks: each returns None when fine, else the reason ------------------------------
+
+def _text(v: Any) -> str | None:
+    return None if isinstance(v, str) and v.strip() else "must be a non-empty text"
+
+
+def _opt_text(v: Any) -> str | None:
+    return None if v is None or isinstance(v, str) else "must be a text or null"
+
+
+def _one_of(options) -> Callable[[Any], str | None]:
+    shown = ", ".join(map(str, options))
+    return lambda v: None if v in options and not isinstance(v, bool) else f"is {v!r}; expected one of {shown}"
+
+
+def _year(v: Any) -> str | None:
+    if v is None or (isinstance(v, int) and not isinstance(v, bool) and 2008 <= v <= 2100):
+        return None
+    return f"is {v!r}; expected a year such as 2021, or null"
+
+
+def _links(v: Any) -> str | None:
+    if v is None:
+        return None
+    if not isinstance(v, list) or not all(isinstance(u, str) and _URL.match(u) for u in v):
+        return "must be a list of http(s) URLs"
+    return None
+
+
+def _text_list(v: Any) -> str | None:
+    ok = isinstance(v, list) and all(isinstance(s, str) for s in v)
+    return None if ok else "must be a list of texts"
+
+
+def _code(v: Any) -> str | None:
+    return None if isinstance(v, str) and v.isdigit() else f"is {v!r}; expected a numeric code as text"
+
+
+DISTRICT_FIELDS = {"code": _code, "name": _text, "full_name": _text, "type": _text,
+                   "source": _text}
+COMMUNE_FIELDS = {"code": _code, "name": _text, "full_name": _text, "type": _text,
+                  "former_units": _text_list, "location_precision": _one_of(PRECISIONS),
+                  "source": _text}
+PRODUCT_FIELDS = {"id": _text, "name": _text, "name_en": _text, "producer": _text,
+                  "category": _one_of(tuple(CATEGORIES)), "stars": _one_of(STARS),
+                  "district_code": _code, "district": _text, "commune": _opt_text,
+                  "address": _text, "certified_year": _year, "links": _links,
+                  "description": _opt_text, "description_en": _opt_text,
+                  "source": _text, "location_precision": _one_of(PRECISIONS)}
+OPTIONAL = {"commune", "certified_year", "links", "description", "description_en"}
+DESTINATION_FIELDS = {"id": _text, "name": _text, "name_en": _text,
+                      "kind": _one_of(tuple(KINDS)), "district_code": _code,
+                      "district": _text, "description": _text, "description_en": _text,
+                      "source": _text, "location_precision": _one_of(PRECISIONS)}
+
+
+def _read_collection(path: Path, label: str, problems: list[str]) -> list[dict] | None:
+    if not path.is_file():
+        problems.append(f"{label}: file is missing")
+        return None
+    raw = path.read_bytes()
+    if len(raw) > MAX_FILE_BYTES:
+        problems.append(f"{label}: file is larger than {MAX_FILE_BYTES // 2**20} MiB")
+        return None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        problems.append(f"{label}: not UTF-8 text (byte {e.start})")
+        return None
+    except json.JSONDecodeError as e:
+        problems.append(f"{label}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})")
+        return None
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" \
+            or not isinstance(doc.get("features"), list):
+        problems.append(f"{label}: not a GeoJSON FeatureCollection with a features list")
+        return None
+    if "crs" in doc:
+        problems.append(f"{label}: has a 'crs' member; RFC 7946 GeoJSON is WGS 84 lon/lat only")
+    return doc["features"]
+
+
+def _in_extent(geom, extent) -> bool:
+    x0, y0, x1, y1 = geom.bounds
+    return extent[0] <= x0 and x1 <= extent[2] and extent[1] <= y0 and y1 <= extent[3]
+
+
+def _check_features(features: list, label: str, fields: dict, geom_types: tuple[str, ...],
+                    extent, id_field: str, problems: list[str]) -> list[dict]:
+    """Check each feature; return the good ones as flat records (properties + geometry)."""
+    records, seen = [], {}
+    for i, feat in enumerate(features, start=1):
+        where = f"{label}: feature {i}"
+        if not isinstance(feat, dict) or feat.get("type") != "Feature":
+            problems.append(f"{where}: not a GeoJSON Feature")
+            continue
+        props = feat.get("properties")
+        if not isinstance(props, dict):
+            problems.append(f"{where}: has no properties object")
+            continue
+        fid = props.get(id_field)
+        if isinstance(fid, str):
+            where = f"{label}: feature {i} ({id_field} {fid!r})"
+        bad = False
+        for name, check in fields.items():
+            if name not in props:
+                if name in OPTIONAL:
+                    continue
+                problems.append(f"{where}: field '{name}' is missing")
+                bad = True
+                continue
+            reason = check(props[name])
+            if reason:
+                problems.append(f"{where}: field '{name}' {reason}")
+                bad = True
+        geom = _check_geometry(feat.get("geometry"), geom_types, extent, where, problems)
+        if geom is None:
+            bad = True
+        if isinstance(fid, str):
+            if fid in seen:
+                problems.append(f"{where}: duplicate {id_field}, also feature {seen[fid]}")
+                bad = True
+            seen.setdefault(fid, i)
+        if not bad:
+            records.append({**{k: props.get(k) for k in fields}, **_extra(props, fields),
+                            "geometry": geom})
+    return records
+
+
+def _extra(props: dict, fields: dict) -> dict:
+    return {k: v for k, v in props.items() if k not in fields}
+
+
+def _check_geometry(g, types, extent, where, problems):
+    if not isinstance(g, dict) or g.get("type") not in types:
+        problems.append(f"{where}: geometry must be {' or '.join(types)}")
+        return None
+    try:
+        geom = shape(g)
+    except Exception as e:  # shapely's messages for malformed coordinates vary by type
+        problems.append(f"{where}: geometry cannot be read ({e})")
+        return None
+    if geom.is_empty:
+        problems.append(f"{where}: geometry is empty")
+        return None
+    x0, y0, x1, y1 = geom.bounds
+    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        problems.append(f"{where}: coordinates out of range (longitude, latitude order?)")
+        return None
+    if not _in_extent(geom, extent):
+        hint = " (latitude and longitude swapped?)" if _in_extent(
+            shapely.ops.transform(lambda x, y: (y, x), geom), extent) else ""
+        problems.append(f"{where}: lies outside Hải Phòng {extent}{hint}")
+        return None
+    if not geom.is_valid:
+        problems.append(f"{where}: invalid geometry: {shapely.is_valid_reason(geom)}")
+        return None
+    if geom.geom_type != "Point" and not shapely.orient_polygons(geom).equals_exact(geom, 0):
+        problems.append(f"{where}: rings do not follow the right-hand rule (RFC 7946)")
+        return None
+    return geom
+
+
+def data_version(data_dir: Path) -> str:
+    """A short hash of every data file's bytes: caches and ETags key on it."""
+    h = hashlib.sha256()
+    for rel in sorted(FILES.values()):
+        p = data_dir / rel
+        h.update(rel.encode())
+        h.update(p.read_bytes() if p.is_file() else b"<missing>")
+    return h.hexdigest()[:12]
+
+
+def _frame(records: list[dict], index: str) -> gpd.GeoDataFrame:
+    gdf = gpd.GeoDataFrame(records, geometry="geometry", crs="EPSG:4326")
+    return gdf.set_index(index, drop=False).rename_axis(None)
+
+
+def load_dataset(data_dir: str | Path) -> Dataset:
+    """Read and validate all files; raise DataError listing every problem found."""
+    data_dir = Path(data_dir)
+    version = data_version(data_dir)
+    problems: list[str] = []
+    raw = {key: _read_collection(data_dir / rel, f"data/{rel}", problems)
+           for key, rel in FILES.items()}
+
+    def check(key, fields, types, extent, id_field):
+        if raw[key] is None:
+            return []
+        return _check_features(raw[key], f"data/{FILES[key]}", fields, types, extent,
+                               id_field, problems)
+
+    districts = check("districts", DISTRICT_FIELDS, ("Polygon", "MultiPolygon"),
+                      HAI_PHONG_EXTENT, "code")
+    communes = check("communes", COMMUNE_FIELDS, ("Point",), CITY_2025_EXTENT, "code")
+    products = check("products", PRODUCT_FIELDS, ("Point",), HAI_PHONG_EXTENT, "id")
+    destinations = check("destinations", DESTINATION_FIELDS, ("Point",), HAI_PHONG_EXTENT, "id")
+
+    codes = {d["code"] for d in districts}
+    if raw["districts"] is not None and len(raw["districts"]) != 15:
+        problems.append(f"data/{FILES['districts']}: has {len(raw['districts'])} districts; "
+                        "Hải Phòng had 15 before July 2025")
+    for key, recs in (("products", products), ("destinations", destinations)):
+        for r in recs:
+            if codes and r["district_code"] not in codes:
+                problems.append(f"data/{FILES[key]}: id {r['id']!r}: field 'district_code' "
+                                f"{r['district_code']!r} is not a known district code")
+    if problems:
+        raise DataError(problems)
+    for r in products:
+        r["links"] = r.get("links") or []
+    return Dataset(version=version, districts=_frame(districts, "code"),
+                   communes=_frame(communes, "code"), products=_frame(products, "id"),
+                   destinations=_frame(destinations, "id"), data_dir=data_dir)

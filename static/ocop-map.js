@@ -1,0 +1,69 @@
+/* Client side of the OCOP map: draws points from compact rows the server prepared.
+ * Every text in the rows is already escaped by the server (geo/text.py), so popups and
+ * tooltips may be set as HTML; nothing here builds HTML from raw data. */
+(function () {
+  "use strict";
+  var OcopMap = {};
+
+  function pin(cls, inner) {
+    return L.divIcon({className: "ocop-icon", html: '<span class="' + cls + '">' + inner + "</span>",
+                      iconSize: [26, 26], iconAnchor: [13, 13], popupAnchor: [0, -12]});
+  }
+
+  function bind(marker, row) {
+    marker.bindPopup(row.popup, {maxWidth: 300, autoPanPadding: [20, 20]});
+    marker.bindTooltip(row.tooltip, {direction: "top", offset: [0, -10]});
+    marker.options.ocopId = row.id;
+    return marker;
+  }
+
+  /* Products: one cluster group, markers built in chunks so a large set never blocks. */
+  OcopMap.productLayer = function (data) {
+    var group = L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false,
+                                      maxClusterRadius: 45, spiderfyOnMaxZoom: true});
+    var markers = data.rows.map(function (r) {
+      var cls = "ocop-pin cat-" + data.categories[r.c] + " stars-" + r.s;
+      return bind(L.marker([r.y, r.x], {icon: pin(cls, String(r.s)), title: r.title,
+                                        keyboard: true}), r);
+    });
+    group.addLayers(markers);
+    return group;
+  };
+
+  /* Destinations: few, so a plain layer with an icon per kind. */
+  OcopMap.destinationLayer = function (data) {
+    var group = L.featureGroup();
+    data.rows.forEach(function (r) {
+      var kind = data.kinds[r.k];
+      var img = '<img alt="" src="' + data.iconBase + kind + '.svg">';
+      bind(L.marker([r.y, r.x], {icon: pin("ocop-dest", img), title: r.title,
+                                 zIndexOffset: 500}), r).addTo(group);
+    });
+    return group;
+  };
+
+  /* Legend, title and attribution: HTML prepared and escaped on the server. */
+  OcopMap.decorate = function (map, opts) {
+    var legend = L.control({position: "bottomright"});
+    legend.onAdd = function () {
+      var div = L.DomUtil.create("div", "ocop-legend");
+      div.innerHTML = opts.legend;
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    legend.addTo(map);
+    var title = L.control({position: "topleft"});
+    title.onAdd = function () {
+      var div = L.DomUtil.create("div", "ocop-title");
+      div.innerHTML = opts.title;
+      L.DomEvent.disableClickPropagation(div);
+      return div;
+    };
+    title.addTo(map);
+    opts.attributions.forEach(function (a) { map.attributionControl.addAttribution(a); });
+    map.getContainer().setAttribute("data-ocop-ready", "1");
+  };
+
+  window.OcopMap = OcopMap;
+})();

@@ -1,0 +1,1 @@
+"""Thin web layer: blueprints that turn requests into calls to geo/ and cached responses."""
