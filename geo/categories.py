@@ -1,4 +1,4 @@
-"""OCOP product groups, star levels and destination kinds: codes, names and map styles."""
+"""OCOP product groups, star levels and destination kinds: codes and names (colours live in static/ocop-map.css)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +17,7 @@ CATEGORIES: dict[str, Category] = {c.code: c for c in (
     Category("beverages", "Đồ uống", "Beverages"),
     Category("herbal", "Thảo dược", "Herbal products"),
     Category("textiles", "Vải và may mặc", "Textiles and garments"),
-    Category("souvenirs", "Lưu niệm - nội thất - trang trí", "Souvenirs, furniture, decoration",
-),
+    Category("souvenirs", "Lưu niệm - nội thất - trang trí", "Souvenirs, furniture, decoration"),
     Category("tourism", "Dịch vụ du lịch cộng đồng và điểm du lịch",
              "Community tourism services and sites"),
 )}

@@ -14,7 +14,6 @@ from typing import Any, Callable
 
 import geopandas as gpd
 import shapely
-import shapely.ops
 from shapely.geometry import shape
 
 from .categories import CATEGORIES, KINDS, PRECISIONS, STARS
@@ -96,13 +95,13 @@ DISTRICT_FIELDS = {"code": _code, "name": _text, "full_name": _text, "type": _te
 COMMUNE_FIELDS = {"code": _code, "name": _text, "full_name": _text, "type": _text,
                   "former_units": _text_list, "location_precision": _one_of(PRECISIONS),
                   "source": _text}
-PRODUCT_FIELDS = {"id": _text, "name": _text, "name_en": _text, "producer": _text,
+PRODUCT_FIELDS = {"id": _text, "name": _text, "name_en": _text, "producer": _opt_text,
                   "category": _one_of(tuple(CATEGORIES)), "stars": _one_of(STARS),
                   "district_code": _code, "district": _text, "commune": _opt_text,
                   "address": _text, "certified_year": _year, "links": _links,
                   "description": _opt_text, "description_en": _opt_text,
                   "source": _text, "location_precision": _one_of(PRECISIONS)}
-OPTIONAL = {"commune", "certified_year", "links", "description", "description_en"}
+OPTIONAL = {"producer", "commune", "certified_year", "links", "description", "description_en"}
 DESTINATION_FIELDS = {"id": _text, "name": _text, "name_en": _text,
                       "kind": _one_of(tuple(KINDS)), "district_code": _code,
                       "district": _text, "description": _text, "description_en": _text,
@@ -198,13 +197,12 @@ def _check_geometry(g, types, extent, where, problems):
         problems.append(f"{where}: geometry is empty")
         return None
     x0, y0, x1, y1 = geom.bounds
-    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
-        problems.append(f"{where}: coordinates out of range (longitude, latitude order?)")
-        return None
-    if not _in_extent(geom, extent):
-        hint = " (latitude and longitude swapped?)" if _in_extent(
-            shapely.ops.transform(lambda x, y: (y, x), geom), extent) else ""
-        problems.append(f"{where}: lies outside Hải Phòng {extent}{hint}")
+    in_range = -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90
+    if not in_range or not _in_extent(geom, extent):
+        swapped = _in_extent(shapely.transform(geom, lambda c: c[:, ::-1]), extent)
+        hint = "; latitude and longitude are swapped (GeoJSON is [lon, lat])" if swapped else ""
+        what = "coordinates out of range" if not in_range else f"lies outside Hải Phòng {extent}"
+        problems.append(f"{where}: {what}{hint}")
         return None
     if not geom.is_valid:
         problems.append(f"{where}: invalid geometry: {shapely.is_valid_reason(geom)}")

@@ -161,9 +161,19 @@ def destination_popup(d: dict, districts: dict[str, str], L: dict, lang: str) ->
             f"<p>{escape(desc)}</p><dl>{_rows(rows)}</dl>{note}</div>")
 
 
+def _clean(rec: dict) -> dict:
+    """pandas turns a missing int into NaN (a float): give back None and whole numbers."""
+    out = {}
+    for k, v in rec.items():
+        if isinstance(v, float):
+            v = None if v != v else (int(v) if v.is_integer() else v)
+        out[k] = v
+    return out
+
+
 def _point_rows(gdf, popup, districts, L, lang, extra) -> list[dict]:
     rows = []
-    for rec in gdf.drop(columns="geometry").to_dict("records"):
+    for rec in map(_clean, gdf.drop(columns="geometry").to_dict("records")):
         pt = gdf.geometry[rec["id"]]
         main, _ = _titles(rec["name"], rec["name_en"], lang)
         rows.append({"id": rec["id"], "x": round(pt.x, 6), "y": round(pt.y, 6),

@@ -65,5 +65,24 @@
     map.getContainer().setAttribute("data-ocop-ready", "1");
   };
 
+  /* Show a feature by id: zoom into its cluster if needed, then open its popup.
+   * markercluster's zoomToShowLayer never calls back if a zoom is already animating,
+   * so wait for that zoom to end first. */
+  OcopMap.open = function (layerKey, id) {
+    var group = OcopMap.layers[layerKey], found = null;
+    group.eachLayer(function (m) { if (m.options.ocopId === id) { found = m; } });
+    if (!found) { return false; }
+    var map = group._map;
+    function show() {
+      if (!group.getVisibleParent || group.getVisibleParent(found) === found) {
+        found.openPopup();
+      } else {
+        group.zoomToShowLayer(found, function () { found.openPopup(); });
+      }
+    }
+    if (map && map._animatingZoom) { map.once("zoomend", show); } else { show(); }
+    return true;
+  };
+
   window.OcopMap = OcopMap;
 })();

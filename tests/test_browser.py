@@ -14,10 +14,11 @@ COUNT_JS = """() => ({
   visibleMarkers: document.querySelectorAll('.leaflet-marker-icon').length,
 })"""
 
-OPEN_FIRST_PRODUCT_JS = """() => new Promise(done => {
-  const group = OcopMap.layers.products, m = group.getLayers()[0];
-  group.zoomToShowLayer(m, () => { m.openPopup(); setTimeout(done, 300); });
-})"""
+def open_popup(w, key, fid):
+    """Open a feature's popup the way the app does (zooming into its cluster) and return it."""
+    assert w.page.evaluate("([k, id]) => OcopMap.open(k, id)", [key, fid])
+    w.page.wait_for_selector(".leaflet-popup-content", timeout=10000)
+    return w.page.locator(".leaflet-popup-content")
 
 
 def load_map(watch, url, **context_args):
@@ -56,19 +57,18 @@ def test_map_works_on_a_phone_with_tiles_unreachable(watch, live_server, tmp_pat
 def test_popup_shows_product_details(watch, live_server, app):
     st = app.extensions["ocop"]
     w = load_map(watch, live_server.url)
-    w.page.evaluate(OPEN_FIRST_PRODUCT_JS)
-    popup = w.page.locator(".leaflet-popup-content")
-    first = st.products.iloc[0]
+    first = st.products.iloc[len(st.products) // 2]
+    popup = open_popup(w, "products", first["id"])
     assert first["name"] in popup.inner_text()
-    assert first["producer"] in popup.inner_text()
+    assert first["address"] in popup.inner_text()
+    assert "nan" not in popup.inner_text().split()
 
 
 def test_hostile_names_show_as_text_and_run_nothing(watch, hostile_server, tmp_path):
     w = load_map(watch, hostile_server.url)
     counts = w.page.evaluate(COUNT_JS)
     assert counts["districts"] == 15 and counts["products"] == 12
-    w.page.evaluate(OPEN_FIRST_PRODUCT_JS)
-    popup = w.page.locator(".leaflet-popup-content")
+    popup = open_popup(w, "products", "test-5")
     text = popup.inner_text()
     assert HOSTILE in text  # shown literally, quotes, backtick, ${...} and backslash included
     assert popup.locator("img").count() == 0

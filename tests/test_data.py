@@ -1,0 +1,103 @@
+"""The shipped data files: complete, valid, sourced, and where they say they are."""
+import json
+from pathlib import Path
+
+import shapely
+from shapely.geometry import shape
+
+from geo.categories import CATEGORIES, PRECISIONS, STARS
+from geo.load import HAI_PHONG_EXTENT, load_dataset
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+DISTRICTS = {"Hồng Bàng", "Ngô Quyền", "Lê Chân", "Hải An", "Kiến An", "Đồ Sơn", "Dương Kinh",
+             "An Dương", "Thủy Nguyên", "An Lão", "Kiến Thụy", "Tiên Lãng", "Vĩnh Bảo",
+             "Cát Hải", "Bạch Long Vĩ"}
+
+
+def features(name):
+    return json.loads((DATA / name).read_text(encoding="utf-8"))["features"]
+
+
+def test_the_15_pre_2025_districts_with_diacritics_and_codes():
+    feats = features("boundaries/districts.geojson")
+    assert {f["properties"]["name"] for f in feats} == DISTRICTS
+    codes = [f["properties"]["code"] for f in feats]
+    assert len(set(codes)) == 15 and all(c.isdigit() and len(c) == 3 for c in codes)
+
+
+def test_district_polygons_are_valid_right_handed_and_in_hai_phong():
+    for f in features("boundaries/districts.geojson"):
+        geom = shape(f["geometry"])
+        assert geom.is_valid, (f["properties"]["name"], shapely.is_valid_reason(geom))
+        assert shapely.orient_polygons(geom).equals_exact(geom, 0), f["properties"]["name"]
+        x0, y0, x1, y1 = geom.bounds
+        assert HAI_PHONG_EXTENT[0] <= x0 and x1 <= HAI_PHONG_EXTENT[2]
+        assert HAI_PHONG_EXTENT[1] <= y0 and y1 <= HAI_PHONG_EXTENT[3]
+
+
+def test_bach_long_vi_is_the_island_far_out_in_the_gulf():
+    blv = next(f for f in features("boundaries/districts.geojson")
+               if f["properties"]["name"] == "Bạch Long Vĩ")
+    c = shape(blv["geometry"]).centroid
+    assert abs(c.y - 20.13) < 0.05 and abs(c.x - 107.72) < 0.05
+
+
+def test_districts_share_borders_without_large_overlaps():
+    geoms = [shape(f["geometry"]) for f in features("boundaries/districts.geojson")]
+    union = shapely.union_all(geoms).area
+    assert sum(g.area for g in geoms) < union * 1.02  # coarse source: under 2% overlap
+
+
+def test_post_2025_units_of_the_merged_city():
+    feats = features("boundaries/communes_2025.geojson")
+    assert len(feats) == 114
+    types = {f["properties"]["type"] for f in feats}
+    assert types == {"Xã", "Phường", "Đặc khu"}
+    by_name = {f["properties"]["name"]: f["properties"] for f in feats}
+    assert "Cát Bà" not in by_name and by_name["Cát Hải"]["type"] == "Đặc khu"
+    assert any("Thị trấn Cát Bà" in u for u in by_name["Cát Hải"]["former_units"])
+    assert all(f["properties"]["former_units"] for f in feats)
+
+
+def test_every_record_names_its_source_and_precision():
+    for name in ("products.geojson", "destinations.geojson"):
+        for f in features(name):
+            p = f["properties"]
+            assert p["source"].strip(), (name, p["id"])
+            assert p["location_precision"] in PRECISIONS, (name, p["id"])
+    for f in features("boundaries/districts.geojson") + features("boundaries/communes_2025.geojson"):
+        assert "CC BY-SA" in f["properties"]["source"] or "vietnamadminunits" in f["properties"]["source"]
+
+
+def test_products_are_complete_and_unique():
+    feats = features("products.geojson")
+    ids = [f["properties"]["id"] for f in feats]
+    assert len(ids) == len(set(ids))
+    for f in feats:
+        p = f["properties"]
+        assert p["category"] in CATEGORIES and p["stars"] in STARS, p["id"]
+        for field in ("name", "name_en", "district_code", "district", "address"):
+            assert isinstance(p[field], str) and p[field].strip(), (p["id"], field)
+
+
+def test_at_least_30_destinations_including_the_landmarks():
+    feats = features("destinations.geojson")
+    assert len(feats) >= 30
+    names = " | ".join(f["properties"]["name"] for f in feats)
+    for must in ("Cát Bà", "Lan Hạ", "Đồ Sơn", "Bạch Long Vĩ", "Nhà hát Lớn", "Dư Hàng",
+                 "Hàng Kênh", "Bạch Đằng", "Tràng Kênh", "Núi Voi"):
+        assert must in names, must
+    for f in feats:
+        p = f["properties"]
+        assert p["description"].strip() and p["description_en"].strip(), p["id"]
+
+
+def test_every_point_is_inside_its_stated_district_or_flagged(app):
+    st = app.extensions["ocop"]
+    for frame in (st.products,):
+        ok = frame["district_check"] == "ok"
+        # Flagged points are shown with a note; an unflagged one must truly be inside.
+        for pid in frame.index[ok]:
+            district = st.dataset.districts.geometry[frame.at[pid, "district_code"]]
+            assert district.covers(frame.geometry[pid]), pid
+    assert load_dataset(DATA).version == st.version
