@@ -20,15 +20,16 @@ DEFAULTS = {
     "TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     "TILE_ATTRIBUTION": '&copy; <a href="https://www.openstreetmap.org/copyright">'
                         "OpenStreetMap</a> contributors",
-    "COMPRESS_MIMETYPES": ["text/css", "text/javascript", "application/javascript",
-                           "application/json", "application/geo+json", "image/svg+xml"],
 }
+# Static and vendor files are compressed on the fly; cached pages carry their own gzip.
+COMPRESS = {"COMPRESS_MIMETYPES": ["text/css", "text/javascript", "application/javascript",
+                                   "application/json", "application/geo+json", "image/svg+xml"]}
 
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app.  Settings: DEFAULTS, then OCOP_* environment variables, then `config`."""
     app = Flask(__name__, static_folder="static", template_folder="templates")
-    app.config.update(DEFAULTS)
+    app.config.update(DEFAULTS, **COMPRESS)
     app.config.from_prefixed_env("OCOP")
     app.config.update(config or {})
     app.json.ensure_ascii = False
