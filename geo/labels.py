@@ -11,6 +11,7 @@ _LABELS = {
     "layer_products": ("Sản phẩm OCOP", "OCOP products"),
     "layer_destinations": ("Điểm du lịch", "Tourist destinations"),
     "layer_districts": ("Quận, huyện (trước 7/2025)", "Districts (before July 2025)"),
+    "legend": ("Chú giải", "Legend"),
     "legend_districts": ("Số sản phẩm OCOP theo quận, huyện", "OCOP products per district"),
     "legend_categories": ("Nhóm sản phẩm", "Product groups"),
     "legend_stars": ("Số trên điểm: hạng sao OCOP", "Number on a marker: OCOP stars"),

@@ -193,10 +193,11 @@ def _legend(counts, L, lang, static_base) -> str:
     kinds = "".join(
         f'<li><img class="ocop-swatch" alt="" src="{escape(static_base)}icons/{k.icon}.svg">'
         f"{escape(k.en if lang == 'en' else k.vi)}</li>" for k in KINDS.values())
-    return (f"<h3>{escape(L['legend_districts'])}</h3><ul>{classes}</ul>"
+    return (f"<summary>{escape(L['legend'])}</summary>"
+            f"<h3>{escape(L['legend_districts'])}</h3><ul>{classes}</ul>"
             f"<h3>{escape(L['legend_categories'])}</h3><ul>{cats}</ul>"
             f"<p>{escape(L['legend_stars'])}</p>"
-            f"<details><summary>{escape(L['legend_destinations'])}</summary><ul>{kinds}</ul></details>")
+            f"<h3>{escape(L['legend_destinations'])}</h3><ul>{kinds}</ul>")
 
 
 def district_collection(dataset, counts, L) -> dict:

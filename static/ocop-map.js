@@ -30,9 +30,13 @@
     return group;
   };
 
-  /* Destinations: few, so a plain layer with an icon per kind. */
+  /* Destinations: an icon per kind.  Many share a centroid (see location_precision), so
+   * they cluster tightly and spiderfy instead of hiding under each other. */
   OcopMap.destinationLayer = function (data) {
-    var group = L.featureGroup();
+    var group = L.markerClusterGroup({maxClusterRadius: 12, showCoverageOnHover: false,
+      iconCreateFunction: function (c) {
+        return pin("ocop-dest ocop-dest-cluster", String(c.getChildCount()));
+      }});
     data.rows.forEach(function (r) {
       var kind = data.kinds[r.k];
       var img = '<img alt="" src="' + data.iconBase + kind + '.svg">';
@@ -44,13 +48,18 @@
 
   /* Legend, title and attribution: HTML prepared and escaped on the server. */
   OcopMap.decorate = function (map, opts) {
+    /* The legend folds away on phones, and whenever a popup opens there, so it never
+     * hides the popup a tourist just asked for. */
+    var small = window.matchMedia("(max-width: 600px)");
     var legend = L.control({position: "bottomright"});
     legend.onAdd = function () {
-      var div = L.DomUtil.create("div", "ocop-legend");
-      div.innerHTML = opts.legend;
-      L.DomEvent.disableClickPropagation(div);
-      L.DomEvent.disableScrollPropagation(div);
-      return div;
+      var box = L.DomUtil.create("details", "ocop-legend");
+      box.innerHTML = opts.legend;
+      box.open = !small.matches;
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      map.on("popupopen", function () { if (small.matches) { box.open = false; } });
+      return box;
     };
     legend.addTo(map);
     var title = L.control({position: "topleft"});
