@@ -8,7 +8,7 @@ from flask import Flask
 from flask_compress import Compress
 
 from geo.load import DataError, load_dataset
-from web import assets, pages
+from web import assets, exports, pages
 from web.errors import register_errors
 from web.state import build_state
 
@@ -42,5 +42,6 @@ def create_app(config: dict | None = None) -> Flask:
     Compress(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(assets.bp)
+    app.register_blueprint(exports.bp)
     register_errors(app)
     return app

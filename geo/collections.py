@@ -1,0 +1,92 @@
+"""The four published collections, prepared once per data version for filtering and export."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+
+from .filters import search_text
+from .spatial import counts_by_district, locate_districts
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    title_vi: str
+    title_en: str
+    description: str
+    frame: gpd.GeoDataFrame        # public columns, plus `_folded` (search text)
+    fields: tuple[str, ...]        # public property names, in order
+    geometry_type: str             # "Point" or "Polygon"
+    text_columns: tuple[str, ...]  # what `q` searches
+    id_field: str = "id"
+
+    @property
+    def public(self) -> gpd.GeoDataFrame:
+        return self.frame[list(self.fields) + ["geometry"]]
+
+
+PRODUCT_FIELDS = ("id", "name", "name_en", "producer", "category", "stars", "district_code",
+                  "district", "commune", "commune_2025", "address", "certified_year", "links",
+                  "description", "description_en", "source", "location_precision",
+                  "spatial_district_code", "district_check")
+DESTINATION_FIELDS = ("id", "name", "name_en", "kind", "district_code", "district",
+                      "description", "description_en", "source", "location_precision",
+                      "spatial_district_code", "district_check")
+DISTRICT_FIELDS = ("code", "name", "full_name", "type", "district_code", "products",
+                   "products_3_stars", "products_4_stars", "products_5_stars", "source")
+COMMUNE_FIELDS = ("code", "name", "full_name", "type", "area_km2", "former_units",
+                  "district_code", "location_precision", "source")
+
+
+def _with_columns(frame: gpd.GeoDataFrame, fields) -> gpd.GeoDataFrame:
+    out = frame.copy()
+    for f in fields:
+        if f not in out:
+            out[f] = None
+    return out
+
+
+def build_collections(dataset) -> dict[str, Collection]:
+    products = locate_districts(dataset.products, dataset.districts)
+    destinations = locate_districts(dataset.destinations, dataset.districts)
+    counts = counts_by_district(products, dataset.districts["code"])
+    districts = dataset.districts.copy()
+    districts["district_code"] = districts["code"]
+    districts["products"] = counts["total"].reindex(districts.index).to_numpy()
+    for s in (3, 4, 5):
+        districts[f"products_{s}_stars"] = counts[f"stars_{s}"].reindex(districts.index).to_numpy()
+    # A 2025 commune belongs to the old district its centroid lies in; the former Hải Dương
+    # communes belong to none.
+    communes = dataset.communes.copy()
+    joined = gpd.sjoin(communes[["geometry"]], dataset.districts[["code", "geometry"]],
+                       how="left", predicate="within")
+    communes["district_code"] = joined.groupby(level=0)["code"].first().reindex(communes.index)
+    communes["district_code"] = communes["district_code"].astype(object).where(
+        communes["district_code"].notna(), None)
+
+    specs = [
+        ("products", "Sản phẩm OCOP", "OCOP products",
+         "OCOP-certified products of Hải Phòng (3-5 stars), each with its source.",
+         products, PRODUCT_FIELDS, "Point",
+         ("name", "name_en", "producer", "address", "district", "commune", "description")),
+        ("destinations", "Điểm du lịch", "Tourist destinations",
+         "Tourist destinations of Hải Phòng with short descriptions in Vietnamese and English.",
+         destinations, DESTINATION_FIELDS, "Point",
+         ("name", "name_en", "district", "description", "description_en")),
+        ("districts", "Quận, huyện (trước 7/2025)", "Districts (before July 2025)",
+         "The 15 districts of Hải Phòng before 1 July 2025 with OCOP product counts "
+         "(boundaries: geoBoundaries, CC BY-SA 4.0).",
+         districts, DISTRICT_FIELDS, "Polygon", ("name", "full_name")),
+        ("communes", "Xã, phường, đặc khu (từ 7/2025)", "Communes (from July 2025)",
+         "The 114 commune-level units of Hải Phòng from 1 July 2025 (centroids) and the "
+         "units they were formed from.",
+         communes, COMMUNE_FIELDS, "Point", ("name", "full_name")),
+    ]
+    out = {}
+    for name, vi, en, desc, frame, fields, gtype, text in specs:
+        frame = _with_columns(frame, fields)
+        frame["_folded"] = search_text(frame, text)
+        out[name] = Collection(name, vi, en, desc, frame, fields, gtype, text,
+                               id_field=fields[0])
+    return out

@@ -1,0 +1,68 @@
+"""Downloads: /export/<collection>.<format>, filtered by the same parameters as the map."""
+from __future__ import annotations
+
+from functools import partial
+
+from flask import Blueprint, abort, jsonify, request
+
+from geo.categories import KINDS
+from geo.export import FORMATS, export
+from geo.filters import FILTER_PARAMS, FilterError, apply_filter, parse_filter
+
+from .responses import make_cached, serve
+from .state import state
+
+bp = Blueprint("exports", __name__, url_prefix="/export")
+
+
+def bad_request(parameter: str, message: str):
+    resp = jsonify({"error": message, "parameter": parameter})
+    resp.status_code = 400
+    return resp
+
+
+def filter_from_request(collection_name: str):
+    """The Filter for this request, or a 400 response naming the parameter."""
+    st = state()
+    unknown = sorted(set(request.args) - FILTER_PARAMS)
+    if unknown:
+        return None, bad_request(unknown[0], f"unknown parameter {unknown[0][:40]!r}")
+    try:
+        f = parse_filter(request.args, collection_name,
+                         known_districts=set(st.dataset.districts["code"]), kinds=set(KINDS))
+    except FilterError as e:
+        return None, bad_request(e.parameter, str(e))
+    return f, None
+
+
+def _build(name: str, fmt: str, f):
+    st = state()
+    c = st.collections[name]
+    frame = apply_filter(c.frame, f, c.text_columns)
+    body = export(frame, c.fields, fmt, layer=f"hai_phong_{name}", id_field=c.id_field,
+                  name_field="name", geometry_type=c.geometry_type)
+    return make_cached(body, FORMATS[fmt][0], st.version)
+
+
+@bp.get("/<collection>.<fmt>")
+def download(collection: str, fmt: str):
+    st = state()
+    if collection not in st.collections:
+        return bad_request("collection", f"unknown collection; expected one of "
+                                         f"{', '.join(st.collections)}")
+    if fmt not in FORMATS:
+        return bad_request("format", f"unknown format; expected one of {', '.join(FORMATS)}")
+    f, error = filter_from_request(collection)
+    if error:
+        return error
+    cached = st.cached_bounded(("export", collection, fmt, f), partial(_build, collection, fmt, f))
+    resp = serve(cached)
+    suffix = "" if f.is_empty() else "-filtered"
+    resp.headers["Content-Disposition"] = (
+        f'attachment; filename="hai-phong-{collection}{suffix}.{FORMATS[fmt][1]}"')
+    return resp
+
+
+@bp.get("/")
+def index():
+    abort(404)
