@@ -131,8 +131,11 @@ def kml_description(row: dict, fields) -> str:
 
 
 def to_kml(frame, fields, layer: str, name_field: str) -> bytes:
-    ogr = _ogr_frame(frame, fields)
+    """GDAL's KML driver fills <name> and <description> from the fields so called (in any
+    case), so those two carry the placemark title and an escaped HTML table of all fields."""
     rows = [r for r, _ in records(frame, fields)]
+    rest = [f for f in fields if f.lower() not in ("name", "description")]
+    ogr = _ogr_frame(frame, rest)
     ogr.insert(0, "Name", [_cell(r[name_field]) for r in rows])
     ogr.insert(1, "Description", [kml_description(r, fields) for r in rows])
     return _written(ogr, "KML", "kml", layer)

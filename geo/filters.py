@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -152,8 +153,7 @@ def apply_filter(frame: gpd.GeoDataFrame, f: Filter, text_columns) -> gpd.GeoDat
         mask &= frame["stars"].isin(f.stars).to_numpy()
     if f.q:
         hay = frame["_folded"] if "_folded" in frame else search_text(frame, text_columns)
-        for token in f.q.split():
-            mask &= hay.str.contains(token, regex=False).to_numpy()
+        mask &= hay.str.contains(phrase_pattern(f.q), regex=True).to_numpy()
     if f.bbox:
         mask &= frame.geometry.intersects(shapely.box(*f.bbox)).to_numpy()
     if f.near:
@@ -161,6 +161,12 @@ def apply_filter(frame: gpd.GeoDataFrame, f: Filter, text_columns) -> gpd.GeoDat
         metric = frame.geometry.to_crs(METRIC_CRS)
         mask &= (metric.distance(origin) <= f.radius_km * 1000).to_numpy()
     return frame[mask]
+
+
+def phrase_pattern(folded_query: str) -> str:
+    """The folded query as a phrase starting at a word: "do son" finds "Đồ Sơn" but not
+    "Đông Sơn"; the last word may be unfinished ("nuoc ma" finds "nước mắm")."""
+    return r"(?<!\w)" + re.escape(folded_query)
 
 
 def search_text(frame, columns):
