@@ -11,7 +11,10 @@
   }
 
   function bind(marker, row) {
-    marker.bindPopup(row.popup, {maxWidth: 300, autoPanPadding: [20, 20]});
+    // Pan clear of the title box in the top-left corner when a popup opens.
+    marker.bindPopup(row.popup, {maxWidth: 300, maxHeight: Math.round(window.innerHeight * 0.6),
+                                 autoPanPadding: [20, 20],
+                                 autoPanPaddingTopLeft: [20, 130]});
     marker.bindTooltip(row.tooltip, {direction: "top", offset: [0, -10]});
     marker.options.ocopId = row.id;
     return marker;
