@@ -77,8 +77,8 @@ class PointLayer(folium.map.Layer):
         {% endmacro %}
     """)
 
-    def __init__(self, factory: str, key: str, payload: dict, name: str):
-        super().__init__(name=name, overlay=True, control=True, show=True)
+    def __init__(self, factory: str, key: str, payload: dict, name: str, show: bool = True):
+        super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = f"ocop_{key}"
         self.factory, self.key = factory, key
         self.payload = script_json(payload)
@@ -171,6 +171,26 @@ def _clean(rec: dict) -> dict:
     return out
 
 
+def commune_popup(c: dict, L: dict) -> str:
+    former = "".join(f"<li>{escape(u)}</li>" for u in c.get("former_units") or [])
+    rows = [(L["unit_type"], escape(c["type"])), (L["code"], escape(c["code"])),
+            (L["area"], escape(f"{c['area_km2']:g} km²") if c.get("area_km2") else ""),
+            (L["source"], escape(c["source"]))]
+    return (f'<div class="ocop-popup"><h2>{escape(c["full_name"])}</h2><dl>{_rows(rows)}</dl>'
+            f'<p class="note">{escape(L["formed_from"])}</p><ul class="ocop-former">{former}</ul>'
+            "</div>")
+
+
+def _commune_rows(communes, L) -> list[dict]:
+    rows = []
+    for rec in map(_clean, communes.drop(columns="geometry").to_dict("records")):
+        pt = communes.geometry[rec["code"]]
+        rows.append({"id": rec["code"], "x": round(pt.x, 5), "y": round(pt.y, 5),
+                     "title": rec["full_name"], "tooltip": escape(rec["full_name"]),
+                     "popup": commune_popup(rec, L)})
+    return rows
+
+
 def _point_rows(gdf, popup, districts, L, lang, extra) -> list[dict]:
     rows = []
     for rec in map(_clean, gdf.drop(columns="geometry").to_dict("records")):
@@ -258,6 +278,8 @@ def build_map(dataset, products, counts, cfg: MapConfig) -> folium.Map:
         "rows": _point_rows(dataset.destinations, destination_popup, districts, L, lang,
                             lambda r: {"k": kind_codes.index(r["kind"])}),
     }, L["layer_destinations"]).add_to(m)
+    PointLayer("communeLayer", "communes", {"rows": _commune_rows(dataset.communes, L)},
+               L["layer_communes"], show=False).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
 
     title = (f"<h1>{escape(L['title'])}</h1><p>{escape(L['subtitle'])}"

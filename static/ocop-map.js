@@ -49,6 +49,16 @@
     return group;
   };
 
+  /* The 2025 communes: small circles at their centroids, off until chosen. */
+  OcopMap.communeLayer = function (data) {
+    var group = L.featureGroup();
+    data.rows.forEach(function (r) {
+      bind(L.circleMarker([r.y, r.x], {radius: 5, color: "#364fc7", weight: 1,
+                                       fillColor: "#748ffc", fillOpacity: 0.8}), r).addTo(group);
+    });
+    return group;
+  };
+
   /* Legend, title and attribution: HTML prepared and escaped on the server. */
   OcopMap.decorate = function (map, opts) {
     /* The legend folds away on phones, and whenever a popup opens there, so it never

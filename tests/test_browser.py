@@ -11,6 +11,7 @@ COUNT_JS = """() => ({
   districts: document.querySelectorAll('path.ocop-district').length,
   products: OcopMap.layers.products.getLayers().length,
   destinations: OcopMap.layers.destinations.getLayers().length,
+  communes: OcopMap.layers.communes.getLayers().length,
   visibleMarkers: document.querySelectorAll('.leaflet-marker-icon').length,
 })"""
 
@@ -36,6 +37,7 @@ def test_map_draws_districts_and_every_marker(watch, live_server, app, tmp_path)
     assert counts["districts"] == 15
     assert counts["products"] == len(st.products)
     assert counts["destinations"] == len(st.dataset.destinations)
+    assert counts["communes"] == 114  # the 2025 units: a layer the user can switch on
     assert counts["visibleMarkers"] > 0
     w.page.screenshot(path=str(tmp_path / "map-desktop.png"))
     assert w.errors == []
