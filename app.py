@@ -5,11 +5,13 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from flask_babel import Babel
 from flask_compress import Compress
 
 from geo.load import DataError, load_dataset
-from web import assets, exports, pages
+from web import assets, exports, ogc, pages
 from web.errors import register_errors
+from web.i18n import DEFAULT_LANG, select_locale
 from web.state import build_state
 
 ROOT = Path(__file__).resolve().parent
@@ -22,6 +24,8 @@ DEFAULTS = {
                         "OpenStreetMap</a> contributors",
 }
 # Static and vendor files are compressed on the fly; cached pages carry their own gzip.
+I18N = {"BABEL_DEFAULT_LOCALE": DEFAULT_LANG,
+        "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations")}
 COMPRESS = {"COMPRESS_MIMETYPES": ["text/css", "text/javascript", "application/javascript",
                                    "application/json", "application/geo+json", "image/svg+xml"]}
 
@@ -29,7 +33,7 @@ COMPRESS = {"COMPRESS_MIMETYPES": ["text/css", "text/javascript", "application/j
 def create_app(config: dict | None = None) -> Flask:
     """Build the app.  Settings: DEFAULTS, then OCOP_* environment variables, then `config`."""
     app = Flask(__name__, static_folder="static", template_folder="templates")
-    app.config.update(DEFAULTS, **COMPRESS)
+    app.config.update(DEFAULTS, **COMPRESS, **I18N)
     app.config.from_prefixed_env("OCOP")
     app.config.update(config or {})
     app.json.ensure_ascii = False
@@ -40,8 +44,10 @@ def create_app(config: dict | None = None) -> Flask:
         raise click.ClickException(f"{e}\nFix the file(s) above; nothing was served.") from e
     app.extensions["ocop"] = build_state(dataset)
     Compress(app)
+    Babel(app, locale_selector=select_locale)
     app.register_blueprint(pages.bp)
     app.register_blueprint(assets.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(ogc.bp)
     register_errors(app)
     return app

@@ -9,15 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import tempfile
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pyogrio
 import shapely
 
+from .records import plain as _plain
 from .text import escape
 
 COORD_DECIMALS = 5  # 1e-5 degree is about 1.1 m
@@ -28,24 +27,6 @@ FORMATS = {
     "gpkg": ("application/geopackage+sqlite3", "gpkg"),
     "fgb": ("application/flatgeobuf", "fgb"),
 }
-
-
-def _plain(value):
-    """A JSON-ready value: NaN and pandas' missing values become None, numpy scalars Python."""
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if value.is_integer() and abs(value) < 2**53:
-            return int(value)
-    return value
 
 
 def rounded(geom):

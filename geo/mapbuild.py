@@ -7,17 +7,17 @@ marker cluster.  Every asset URL comes from `assets`, so nothing loads from a CD
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import folium
 from branca.element import MacroElement
 from folium.elements import JSCSSMixin
 from folium.template import Template
-from folium.utilities import JsCode
 
 from .categories import CATEGORIES, KINDS, STARS
-from .labels import labels
-from .text import escape, script_json
+from .nearby import near_each
+from .records import plain_records
+from .popups import PopupContext, commune_popup, destination_popup, product_popup
+from .text import escape, fold, script_json
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,11 @@ class MapConfig:
     tile_attribution: str  # HTML, from configuration (trusted)
     vendor_base: str       # URL prefix of third-party assets served by us, e.g. "/vendor/"
     static_base: str       # URL prefix of our own static files, e.g. "/static/"
+    labels: dict = None     # UI strings in `lang`, keyed as in web/i18n.py
     lang: str = "vi"
     other_lang_url: str = "?lang=en"
+    other_lang_name: str = "English"
+    urls: dict = None      # where the script links to: exports, list view, nearby page
 
 
 # Sequential classes for the district colouring: (lowest count, fill colour).
@@ -87,9 +90,9 @@ class PointLayer(folium.map.Layer):
 class Decorations(MacroElement):
     _template = Template("""
         {% macro script(this, kwargs) %}
-        OcopMap.decorate({{ this._parent.get_name() }}, {{ this.payload }});
         OcopMap.layers = OcopMap.layers || {};
         OcopMap.layers.districts = {{ this.districts }};
+        OcopMap.decorate({{ this._parent.get_name() }}, {{ this.payload }});
         {% endmacro %}
     """)
 
@@ -99,147 +102,115 @@ class Decorations(MacroElement):
         self.districts = districts_name
 
 
-def _link(url: str) -> str:
-    host = urlsplit(url).hostname or url
-    return (f'<a href="{escape(url)}" target="_blank" rel="noopener noreferrer">'
-            f"{escape(host)}</a>")
+def _records(gdf):
+    """(record, point) pairs of a point layer, cleaned of pandas' NaN."""
+    return zip(plain_records(gdf), gdf.geometry.tolist())
 
 
-def _source_html(source: str) -> str:
-    return _link(source) if source.startswith(("http://", "https://")) else escape(source)
+def _search_text(*parts) -> str:
+    return fold(" ".join(p for p in parts if isinstance(p, str)))
 
 
-def _rows(pairs: list[tuple[str, str]]) -> str:
-    """<dt>/<dd> pairs; keys are labels (trusted), values are HTML already escaped."""
-    return "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in pairs if v)
-
-
-def _titles(vi: str, en: str, lang: str) -> tuple[str, str]:
-    return (en, vi) if lang == "en" else (vi, en)
-
-
-def product_popup(p: dict, districts: dict[str, str], L: dict, lang: str) -> str:
-    cat = CATEGORIES[p["category"]]
-    main, other = _titles(p["name"], p["name_en"], lang)
-    stars = (f'<span class="stars" aria-hidden="true">{"★" * p["stars"]}</span> '
-             f'{escape(L["stars_n"].format(n=p["stars"]))}')
-    rows = [
-        (L["producer"], escape(p["producer"])),
-        (L["stars"], stars),
-        (L["category"], escape(cat.en if lang == "en" else cat.vi)),
-        (L["address"], escape(p["address"])),
-        (L["commune"], escape(p.get("commune"))),
-        (L["district"], escape(districts.get(p["district_code"], p["district"]))),
-        (L["certified_year"], escape(p.get("certified_year"))),
-        (L["links"], " · ".join(_link(u) for u in p.get("links") or [])),
-        (L["source"], _source_html(p["source"])),
-    ]
-    desc = p.get("description_en") if lang == "en" else p.get("description")
-    notes = []
-    if p["location_precision"] in ("commune", "district"):
-        notes.append(L[f"precision_{p['location_precision']}"])
-    if p.get("district_check") not in (None, "ok"):
-        notes.append(L["district_flag"])
-    return (f'<div class="ocop-popup"><h2>{escape(main)}</h2><p class="en">{escape(other)}</p>'
-            + (f"<p>{escape(desc)}</p>" if desc else "")
-            + f"<dl>{_rows(rows)}</dl>"
-            + "".join(f'<p class="note">{escape(n)}</p>' for n in notes) + "</div>")
-
-
-def destination_popup(d: dict, districts: dict[str, str], L: dict, lang: str) -> str:
-    kind = KINDS[d["kind"]]
-    main, other = _titles(d["name"], d["name_en"], lang)
-    desc = d["description_en"] if lang == "en" else d["description"]
-    rows = [
-        (L["kind"], escape(kind.en if lang == "en" else kind.vi)),
-        (L["district"], escape(districts.get(d["district_code"], d["district"]))),
-        (L["source"], _source_html(d["source"])),
-    ]
-    note = (f'<p class="note">{escape(L["precision_" + d["location_precision"]])}</p>'
-            if d["location_precision"] != "exact" else "")
-    return (f'<div class="ocop-popup"><h2>{escape(main)}</h2><p class="en">{escape(other)}</p>'
-            f"<p>{escape(desc)}</p><dl>{_rows(rows)}</dl>{note}</div>")
-
-
-def _clean(rec: dict) -> dict:
-    """pandas turns a missing int into NaN (a float): give back None and whole numbers."""
-    out = {}
-    for k, v in rec.items():
-        if isinstance(v, float):
-            v = None if v != v else (int(v) if v.is_integer() else v)
-        out[k] = v
-    return out
-
-
-def commune_popup(c: dict, L: dict) -> str:
-    former = "".join(f"<li>{escape(u)}</li>" for u in c.get("former_units") or [])
-    rows = [(L["unit_type"], escape(c["type"])), (L["code"], escape(c["code"])),
-            (L["area"], escape(f"{c['area_km2']:g} km²") if c.get("area_km2") else ""),
-            (L["source"], escape(c["source"]))]
-    return (f'<div class="ocop-popup"><h2>{escape(c["full_name"])}</h2><dl>{_rows(rows)}</dl>'
-            f'<p class="note">{escape(L["formed_from"])}</p><ul class="ocop-former">{former}</ul>'
-            "</div>")
-
-
-def _commune_rows(communes, L) -> list[dict]:
+def product_rows(products, ctx: PopupContext, districts: dict[str, str]) -> list[dict]:
+    cats = list(CATEGORIES)
     rows = []
-    for rec in map(_clean, communes.drop(columns="geometry").to_dict("records")):
-        pt = communes.geometry[rec["code"]]
-        rows.append({"id": rec["code"], "x": round(pt.x, 5), "y": round(pt.y, 5),
-                     "title": rec["full_name"], "tooltip": escape(rec["full_name"]),
-                     "popup": commune_popup(rec, L)})
+    for r, pt in _records(products):
+        main = ctx.pick(r["name"], r["name_en"])[0]
+        rows.append({
+            "id": r["id"], "x": round(pt.x, 6), "y": round(pt.y, 6), "title": main,
+            "tooltip": f"<b>{escape(main)}</b>", "popup": product_popup(r, pt.x, pt.y, ctx),
+            "c": cats.index(r["category"]), "s": r["stars"], "d": r["spatial_district_code"],
+            # What the search box matches; folded here so there is one folding rule.
+            "f": _search_text(r["name"], r["name_en"], r.get("producer")),
+            "g": _search_text(r["address"], r.get("commune"), districts.get(r["district_code"])),
+            "sub": r.get("producer") or r["address"]})
     return rows
 
 
-def _point_rows(gdf, popup, districts, L, lang, extra) -> list[dict]:
+def destination_rows(destinations, ctx: PopupContext, districts: dict[str, str]) -> list[dict]:
+    kinds = list(KINDS)
     rows = []
-    for rec in map(_clean, gdf.drop(columns="geometry").to_dict("records")):
-        pt = gdf.geometry[rec["id"]]
-        main, _ = _titles(rec["name"], rec["name_en"], lang)
-        rows.append({"id": rec["id"], "x": round(pt.x, 6), "y": round(pt.y, 6),
-                     "title": main, "tooltip": f"<b>{escape(main)}</b>",
-                     "popup": popup(rec, districts, L, lang), **extra(rec)})
+    for r, pt in _records(destinations):
+        main = ctx.pick(r["name"], r["name_en"])[0]
+        rows.append({
+            "id": r["id"], "x": round(pt.x, 6), "y": round(pt.y, 6), "title": main,
+            "tooltip": f"<b>{escape(main)}</b>", "popup": destination_popup(r, pt.x, pt.y, ctx),
+            "k": kinds.index(r["kind"]), "d": r.get("spatial_district_code"),
+            "f": _search_text(r["name"], r["name_en"]),
+            "g": _search_text(districts.get(r["district_code"])),
+            "sub": districts.get(r["district_code"], "")})
     return rows
 
 
-def _legend(counts, L, lang, static_base) -> str:
-    used = sorted({class_of(int(n)) for n in counts["total"]} | {0})
-    classes = "".join(
-        f'<li><span class="ocop-swatch box" style="background:{CLASSES[i][1]}"></span>'
-        f"{escape(_class_label(i))}</li>" for i in used)
-    cats = "".join(
-        f'<li><span class="ocop-swatch cat-{c.code}"></span>{escape(c.en if lang == "en" else c.vi)}</li>'
-        for c in CATEGORIES.values())
+def commune_rows(communes, ctx: PopupContext) -> list[dict]:
+    rows = []
+    for r, pt in _records(communes):
+        rows.append({"id": r["code"], "x": round(pt.x, 5), "y": round(pt.y, 5),
+                     "title": r["full_name"], "tooltip": escape(r["full_name"]),
+                     "popup": commune_popup(r, ctx), "f": _search_text(r["full_name"]),
+                     "g": _search_text(" ".join(r.get("former_units") or [])),
+                     "sub": ctx.labels["layer_communes"]})
+    return rows
+
+
+def _legend(ctx: PopupContext, static_base: str) -> str:
+    """The static part of the legend; static/ocop-map.js fills the district classes, which
+    follow the filter."""
+    L = ctx.labels
+    cats = "".join(f'<li><span class="ocop-swatch cat-{c.code}"></span>'
+                   f"{escape(ctx.pick(c.vi, c.en)[0])}</li>" for c in CATEGORIES.values())
     kinds = "".join(
         f'<li><img class="ocop-swatch" alt="" src="{escape(static_base)}icons/{k.icon}.svg">'
-        f"{escape(k.en if lang == 'en' else k.vi)}</li>" for k in KINDS.values())
+        f"{escape(ctx.pick(k.vi, k.en)[0])}</li>" for k in KINDS.values())
     return (f"<summary>{escape(L['legend'])}</summary>"
-            f"<h3>{escape(L['legend_districts'])}</h3><ul>{classes}</ul>"
+            f"<h3>{escape(L['legend_districts'])}</h3>"
+            '<p class="ocop-shown"></p><ul class="ocop-classes"></ul>'
             f"<h3>{escape(L['legend_categories'])}</h3><ul>{cats}</ul>"
             f"<p>{escape(L['legend_stars'])}</p>"
             f"<h3>{escape(L['legend_destinations'])}</h3><ul>{kinds}</ul>")
 
 
-def district_collection(dataset, counts, L) -> dict:
-    """Districts as GeoJSON with the count, its colour class and an escaped tooltip."""
+def district_collection(dataset, counts) -> dict:
+    """Districts as GeoJSON with their server-side count and colour (shown before the script
+    recounts for the filter in the URL)."""
     feats = []
     for code, row in dataset.districts.iterrows():
-        c = counts.loc[code]
-        by_star = " · ".join(f"{s}★ {int(c[f'stars_{s}'])}" for s in STARS)
-        tip = (f'<div class="ocop-tip"><b>{escape(row["full_name"])}</b>'
-               f'{escape(L["products_count"].format(n=int(c["total"])))}: {escape(by_star)}</div>')
+        total = int(counts.loc[code, "total"])
         feats.append({"type": "Feature", "id": code,
                       "geometry": row.geometry.__geo_interface__,
-                      "properties": {"code": code, "name": row["name"], "tooltip": tip,
-                                     "count": int(c["total"]),
-                                     "fill": CLASSES[class_of(int(c["total"]))][1]}})
+                      "properties": {"code": code, "count": total,
+                                     "fill": CLASSES[class_of(total)][1]}})
     return {"type": "FeatureCollection", "features": feats}
 
 
-def build_map(dataset, products, counts, cfg: MapConfig) -> folium.Map:
-    """The whole map: districts coloured by product count, products, destinations, legend."""
-    L, lang = labels(cfg.lang), cfg.lang
+def client_options(dataset, ctx: PopupContext, cfg: MapConfig) -> dict:
+    """Everything static/ocop-map.js needs besides the layers: texts, classes, districts."""
+    L = ctx.labels
+    return {
+        "lang": ctx.lang,
+        "messages": {k: str(v) for k, v in L.items()},  # shown with textContent only
+        "classes": [{"min": low, "color": color, "label": _class_label(i)}
+                    for i, (low, color) in enumerate(CLASSES)],
+        "districts": [{"code": code, "name": row["full_name"],
+                       "nameHtml": escape(row["full_name"]),
+                       "bounds": [round(v, 5) for v in row.geometry.bounds]}
+                      for code, row in dataset.districts.iterrows()],
+        "categories": [{"code": c.code, "name": ctx.pick(c.vi, c.en)[0]}
+                       for c in CATEGORIES.values()],
+        "stars": list(STARS),
+        "productsCountHtml": escape(L["products_count"]),
+        "urls": cfg.urls or {},
+    }
+
+
+def build_map(dataset, products, destinations, counts, cfg: MapConfig) -> folium.Map:
+    """The whole map: districts coloured by product count, products, destinations, communes,
+    legend, search and filters (the last two drawn by static/ocop-map.js)."""
+    L, lang = cfg.labels, cfg.lang
     districts = dict(zip(dataset.districts["code"], dataset.districts["full_name"]))
+    ctx = PopupContext(labels=L, lang=lang, districts=districts,
+                       near_destinations=near_each(products, destinations),
+                       near_products=near_each(destinations, products))
     mainland = dataset.districts.drop(index="318", errors="ignore").total_bounds
     m = OcopMap(cfg.vendor_base, location=[20.83, 106.7], zoom_start=10, tiles=None,
                 control_scale=True, prefer_canvas=False)
@@ -255,37 +226,30 @@ def build_map(dataset, products, counts, cfg: MapConfig) -> folium.Map:
                      control=False, max_zoom=19).add_to(m)
 
     dist = folium.GeoJson(
-        district_collection(dataset, counts, L), name=L["layer_districts"],
+        district_collection(dataset, counts), name=L["layer_districts"],
         style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#555",
                                   "weight": 1, "fillOpacity": 0.6,
                                   "className": "ocop-district"},
         highlight_function=lambda f: {"weight": 3, "color": "#222"},
-        on_each_feature=JsCode(
-            "function (f, layer) { layer.bindTooltip(f.properties.tooltip, {sticky: true}); }"),
         zoom_on_click=False)
     dist.add_to(m)
 
-    cat_codes = list(CATEGORIES)
-    kind_codes = list(KINDS)
-    PointLayer("productLayer", "products", {
-        "categories": cat_codes,
-        "rows": _point_rows(products, product_popup, districts, L, lang,
-                            lambda r: {"c": cat_codes.index(r["category"]), "s": r["stars"]}),
-    }, L["layer_products"]).add_to(m)
+    PointLayer("productLayer", "products",
+               {"categories": list(CATEGORIES), "rows": product_rows(products, ctx, districts)},
+               L["layer_products"]).add_to(m)
     PointLayer("destinationLayer", "destinations", {
-        "kinds": [KINDS[k].icon for k in kind_codes],
+        "kinds": [k.icon for k in KINDS.values()],
         "iconBase": f"{cfg.static_base}icons/",
-        "rows": _point_rows(dataset.destinations, destination_popup, districts, L, lang,
-                            lambda r: {"k": kind_codes.index(r["kind"])}),
+        "rows": destination_rows(destinations, ctx, districts),
     }, L["layer_destinations"]).add_to(m)
-    PointLayer("communeLayer", "communes", {"rows": _commune_rows(dataset.communes, L)},
+    PointLayer("communeLayer", "communes", {"rows": commune_rows(dataset.communes, ctx)},
                L["layer_communes"], show=False).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
 
     title = (f"<h1>{escape(L['title'])}</h1><p>{escape(L['subtitle'])}"
-             f'<a href="{escape(cfg.other_lang_url)}" hreflang="{"vi" if lang == "en" else "en"}">'
-             f"{escape(L['switch_lang'])}</a></p>")
-    m.add_child(Decorations({"legend": _legend(counts, L, lang, cfg.static_base),
-                             "title": title,
-                             "attributions": [L["attribution_boundaries"]]}, dist.get_name()))
+             f'<a class="ocop-lang" href="{escape(cfg.other_lang_url)}" '
+             f'hreflang="{"vi" if lang == "en" else "en"}">{escape(cfg.other_lang_name)}</a></p>')
+    m.add_child(Decorations({"legend": _legend(ctx, cfg.static_base), "title": title,
+                             "attributions": [L["attribution_boundaries"]],
+                             **client_options(dataset, ctx, cfg)}, dist.get_name()))
     return m

@@ -18,8 +18,8 @@ def test_page_renders_with_districts_products_and_destinations(client, app):
     st = app.extensions["ocop"]
     assert '<html lang="vi">' in html
     assert "Bản đồ sản phẩm OCOP Hải Phòng" in html
-    for name in st.dataset.districts["full_name"]:  # folium embeds them as JSON escapes
-        assert json.dumps(name)[1:-1] in html
+    for name in st.dataset.districts["full_name"]:
+        assert name in html
     assert html.count('"popup":') == len(st.products) + len(st.dataset.destinations) + 114
     assert "geoBoundaries" in html and "OpenStreetMap" in html
 
@@ -73,19 +73,31 @@ def test_etag_304_and_gzip(client):
     assert client.get("/", headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
 
 
+HTML_FIELDS = ("popup", "tooltip")   # set as innerHTML by static/ocop-map.js
+TEXT_FIELDS = ("title", "sub")       # set through textContent / DOM properties only
+
+
+def layer_payloads(html: str) -> dict:
+    """The JSON each OcopMap.<factory>(...) call receives, decoded."""
+    return {name: json.loads(arg) for name, arg in
+            re.findall(r"OcopMap\.(\w+Layer)\((.*)\);", html)}
+
+
 def test_hostile_text_is_escaped_in_every_field(hostile_app):
     html = hostile_app.test_client().get("/").get_data(as_text=True)
     assert HOSTILE not in html
     assert not re.search(r"<img[^>]*onerror", html)
     assert "`</script>" not in html
-    # Raw text appears only as marker titles, which Leaflet sets as a DOM property (inert);
-    # everywhere else ${...} and backticks arrive as entities.
-    raw = script_json(HOSTILE)
-    assert html.count("${alert") == html.count(f'"title":{raw}') == 12 + 4
     assert html.count("</script>") == html.count("<script")  # no early close of a script
-    # Each product field arrives escaped: name, producer, address, commune, source, description.
-    assert html.count(escape(HOSTILE).replace("<", "\\u003c").replace(">", "\\u003e")
-                      .replace("&", "\\u0026")) > 12 * 5
+    payloads = layer_payloads(html)
+    rows = payloads["productLayer"]["rows"] + payloads["destinationLayer"]["rows"]
+    assert len(rows) == 12 + 4
+    for row in rows:
+        for field in HTML_FIELDS:
+            for bad in ("<img", "<script", "`", "${", "\\"):
+                assert bad not in row[field], (field, bad)
+        assert escape(HOSTILE) in row["popup"]
+        assert row["title"] == HOSTILE  # raw text, shown by Leaflet as a DOM property
 
 
 @pytest.mark.parametrize("text,expected", [

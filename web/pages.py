@@ -1,12 +1,20 @@
-"""The map page."""
+"""The map page, and the plain list and nearby pages beside it."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request, url_for
+from urllib.parse import urlencode
 
-from geo.labels import LANGS
+from flask import Blueprint, current_app, render_template, request, url_for
+
+from flask_babel import get_locale
+from geo.categories import CATEGORIES
+from geo.filters import Filter, FilterError, apply_filter, parse_filter
 from geo.mapbuild import MapConfig, build_map
+from geo.nearby import near_point
+from geo.popups import PopupContext
+from geo.records import plain_records
 
-from . import assets
+from . import assets, exports
+from .i18n import AUTONYMS, messages
 from .responses import make_cached, serve
 from .state import state
 
@@ -14,10 +22,7 @@ bp = Blueprint("pages", __name__)
 
 
 def page_lang() -> str:
-    lang = request.args.get("lang", "")
-    if lang in LANGS:
-        return lang
-    return request.accept_languages.best_match(LANGS, default="vi") or "vi"
+    return str(get_locale())
 
 
 def map_config(lang: str) -> MapConfig:
@@ -25,8 +30,11 @@ def map_config(lang: str) -> MapConfig:
     other = "en" if lang == "vi" else "vi"
     return MapConfig(tile_url=cfg["TILE_URL"], tile_attribution=cfg["TILE_ATTRIBUTION"],
                      vendor_base=f"{request.script_root}{assets.bp.url_prefix}/",
-                     static_base=url_for("static", filename=""), lang=lang,
-                     other_lang_url=f"?lang={other}")
+                     static_base=url_for("static", filename=""), labels=messages(), lang=lang,
+                     other_lang_url=f"?lang={other}", other_lang_name=AUTONYMS[other],
+                     urls={"exports": f"{request.script_root}{exports.bp.url_prefix}/",
+                           "list": url_for("pages.list_view"),
+                           "nearby": url_for("pages.nearby")})
 
 
 @bp.get("/")
@@ -35,7 +43,8 @@ def index():
     st = state()
 
     def render():
-        m = build_map(st.dataset, st.products, st.counts, map_config(lang))
+        m = build_map(st.dataset, st.products, st.collections["destinations"].frame, st.counts,
+                      map_config(lang))
         html = m.get_root().render()
         html = html.replace("<html>", f'<html lang="{lang}">', 1)
         return make_cached(html.encode("utf-8"), "text/html", st.version)
@@ -44,3 +53,77 @@ def index():
     resp.headers["Vary"] = "Accept-Encoding, Accept-Language"
     resp.headers["Content-Language"] = lang
     return resp
+
+
+def _page_context(lang: str) -> dict:
+    other = "en" if lang == "vi" else "vi"
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [other]
+    return {"lang": lang, "M": messages(), "other_lang": other,
+            "other_lang_name": AUTONYMS[other],
+            "other_lang_url": f"{request.path}?{urlencode(args, doseq=True)}"}
+
+
+def _product_items(frame, lang: str, km=None) -> list[dict]:
+    items = []
+    for rec in plain_records(frame):
+        cat = CATEGORIES[rec["category"]]
+        rec["category_name"] = cat.en if lang == "en" else cat.vi
+        if km is not None:
+            rec["km_text"] = km(rec["km"])
+        items.append(rec)
+    return items
+
+
+def _destination_items(frame, km=None) -> list[dict]:
+    items = plain_records(frame)
+    if km is not None:
+        for rec in items:
+            rec["km_text"] = km(rec["km"])
+    return items
+
+
+@bp.get("/list")
+def list_view():
+    """The current results as plain HTML, for screen readers and slow connections."""
+    lang, st = page_lang(), state()
+    ctx, error = _page_context(lang), None
+    prods, dests = st.collections["products"], st.collections["destinations"]
+    try:
+        pf = parse_filter(request.args, "products", set(st.dataset.districts["code"]))
+        df = Filter(districts=pf.districts, q=pf.q, bbox=pf.bbox, near=pf.near,
+                    radius_km=pf.radius_km)
+    except FilterError as e:
+        pf = df = Filter()
+        error = str(e)
+    products = apply_filter(prods.frame, pf, prods.text_columns).sort_values("name")
+    destinations = apply_filter(dests.frame, df, dests.text_columns).sort_values("name")
+    html = render_template("list.html", **ctx, error=error,
+                           products=_product_items(products, lang),
+                           destinations=_destination_items(destinations))
+    return html, (400 if error else 200)
+
+
+@bp.get("/nearby")
+def nearby():
+    """What is within a radius of a point: the user's location or a point picked on the map."""
+    lang, st = page_lang(), state()
+    ctx, error = _page_context(lang), None
+    M = ctx["M"]
+    try:
+        if not request.args.get("near"):
+            raise FilterError("near", "expected near=lon,lat")
+        f = parse_filter(request.args, "destinations")
+    except FilterError as e:
+        error = str(e)
+        return render_template("nearby.html", **ctx, error=error,
+                               heading=M["nearby_title"].format(place=M["nearby_point"])), 400
+    lon, lat = f.near
+    km = PopupContext(labels=M, lang=lang, districts={}).km
+    products = near_point(lon, lat, st.products, f.radius_km)
+    destinations = near_point(lon, lat, st.collections["destinations"].frame, f.radius_km)
+    map_url = url_for("pages.index", lang=lang, view=f"14/{lat:.5f}/{lon:.5f}")
+    return render_template("nearby.html", **ctx, error=None, radius=f"{f.radius_km:g}",
+                           heading=M["nearby_title"].format(place=M["nearby_point"]),
+                           map_url=map_url, products=_product_items(products, lang, km),
+                           destinations=_destination_items(destinations, km))

@@ -1,0 +1,128 @@
+"""Popup and tooltip HTML for the map.  Every value from data goes through text.escape."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit
+
+from babel.numbers import format_decimal
+
+from .categories import CATEGORIES, KINDS
+from .nearby import DEFAULT_RADIUS_KM, Near
+from .text import escape
+
+
+@dataclass(frozen=True)
+class PopupContext:
+    labels: dict                      # UI strings in `lang`
+    lang: str
+    districts: dict[str, str]         # code -> full name
+    near_destinations: dict[str, list[Near]] = field(default_factory=dict)  # product id ->
+    near_products: dict[str, list[Near]] = field(default_factory=dict)      # destination id ->
+    radius_km: float = DEFAULT_RADIUS_KM
+
+    def km(self, value: float) -> str:
+        return f"{format_decimal(value, format='#,##0.0', locale=self.lang)} km"
+
+    def pick(self, vi: str, en: str) -> tuple[str, str]:
+        """(main, other): the name in the page's language first."""
+        return (en, vi) if self.lang == "en" else (vi, en)
+
+
+def link(url: str, text: str | None = None) -> str:
+    shown = text if text is not None else (urlsplit(url).hostname or url)
+    return (f'<a href="{escape(url)}" target="_blank" rel="noopener noreferrer">'
+            f"{escape(shown)}</a>")
+
+
+def source_html(source: str) -> str:
+    return link(source) if source.startswith(("http://", "https://")) else escape(source)
+
+
+def rows_html(pairs: list[tuple[str, str]]) -> str:
+    """<dt>/<dd> pairs; keys are UI labels, values are HTML already escaped."""
+    return "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in pairs if v)
+
+
+def directions_html(lon: float, lat: float, L: dict) -> str:
+    """Links that open the user's map app with a route to the point."""
+    dest = f"{lat:.6f},{lon:.6f}"
+    google = "https://www.google.com/maps/dir/?" + urlencode({"api": 1, "destination": dest})
+    osm = "https://www.openstreetmap.org/directions?" + urlencode({"to": dest})
+    return (f'<p class="ocop-dir">{escape(L["directions"])}: {link(google, "Google Maps")} · '
+            f'{link(osm, "OpenStreetMap")}</p>')
+
+
+def near_html(items: list[Near], layer: str, heading: str, ctx: PopupContext) -> str:
+    """A list of nearby features; each opens on the map (static/ocop-map.js handles the click)."""
+    title = escape(heading.format(km=f"{ctx.radius_km:g}"))
+    if not items:
+        return (f'<div class="ocop-near"><h3>{title}</h3>'
+                f'<p class="note">{escape(ctx.labels["none_near"])}</p></div>')
+    lis = "".join(
+        f'<li><a href="?sel={escape(layer)}:{escape(n.id)}" data-ocop-open="{escape(layer)}:'
+        f'{escape(n.id)}">{escape(ctx.pick(n.name, n.name_en)[0])}</a> '
+        f'<span class="km">{escape(ctx.km(n.km))}</span></li>' for n in items)
+    return f'<div class="ocop-near"><h3>{title}</h3><ul>{lis}</ul></div>'
+
+
+def _notes(rec: dict, L: dict) -> str:
+    notes = []
+    if rec["location_precision"] in ("commune", "district"):
+        notes.append(L[f"precision_{rec['location_precision']}"])
+    if rec.get("district_check") not in (None, "ok"):
+        notes.append(L["district_flag"])
+    return "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
+
+
+def product_popup(p: dict, lon: float, lat: float, ctx: PopupContext) -> str:
+    L = ctx.labels
+    cat = CATEGORIES[p["category"]]
+    main, other = ctx.pick(p["name"], p["name_en"])
+    stars = (f'<span class="stars" aria-hidden="true">{"★" * p["stars"]}</span> '
+             f'{escape(L["stars_n"].format(n=p["stars"]))}')
+    rows = [
+        (L["producer"], escape(p.get("producer"))),
+        (L["stars"], stars),
+        (L["category"], escape(ctx.pick(cat.vi, cat.en)[0])),
+        (L["address"], escape(p["address"])),
+        (L["commune"], escape(p.get("commune"))),
+        (L["district"], escape(ctx.districts.get(p["district_code"], p["district"]))),
+        (L["certified_year"], escape(p.get("certified_year"))),
+        (L["links"], " · ".join(link(u) for u in p.get("links") or [])),
+        (L["source"], source_html(p["source"])),
+    ]
+    desc = ctx.pick(p.get("description") or "", p.get("description_en") or "")[0]
+    return (f'<div class="ocop-popup"><h2>{escape(main)}</h2><p class="en">{escape(other)}</p>'
+            + (f"<p>{escape(desc)}</p>" if desc else "")
+            + f"<dl>{rows_html(rows)}</dl>" + _notes(p, L)
+            + near_html(ctx.near_destinations.get(p["id"], []), "destinations",
+                        L["near_destinations"], ctx)
+            + directions_html(lon, lat, L) + "</div>")
+
+
+def destination_popup(d: dict, lon: float, lat: float, ctx: PopupContext) -> str:
+    L = ctx.labels
+    kind = KINDS[d["kind"]]
+    main, other = ctx.pick(d["name"], d["name_en"])
+    desc = ctx.pick(d["description"], d["description_en"])[0]
+    rows = [
+        (L["kind"], escape(ctx.pick(kind.vi, kind.en)[0])),
+        (L["district"], escape(ctx.districts.get(d["district_code"], d["district"]))),
+        (L["source"], source_html(d["source"])),
+    ]
+    return (f'<div class="ocop-popup"><h2>{escape(main)}</h2><p class="en">{escape(other)}</p>'
+            f"<p>{escape(desc)}</p><dl>{rows_html(rows)}</dl>" + _notes(d, L)
+            + near_html(ctx.near_products.get(d["id"], []), "products", L["near_products"], ctx)
+            + directions_html(lon, lat, L) + "</div>")
+
+
+def commune_popup(c: dict, ctx: PopupContext) -> str:
+    L = ctx.labels
+    former = "".join(f"<li>{escape(u)}</li>" for u in c.get("former_units") or [])
+    area = escape(f"{format_decimal(c['area_km2'], locale=ctx.lang)} km²") \
+        if c.get("area_km2") else ""
+    rows = [(L["unit_type"], escape(c["type"])), (L["code"], escape(c["code"])),
+            (L["area"], area), (L["source"], escape(c["source"]))]
+    return (f'<div class="ocop-popup"><h2>{escape(c["full_name"])}</h2><dl>{rows_html(rows)}</dl>'
+            f'<p class="note">{escape(L["formed_from"])}</p><ul class="ocop-former">{former}</ul>'
+            "</div>")

@@ -1,0 +1,98 @@
+"""UI strings.  Source text is English; translations/vi holds the Vietnamese.
+
+Every string a page or the map script shows is here, looked up with Flask-Babel in the
+request's language, so no template or script carries text in one language only.
+"""
+from __future__ import annotations
+
+from flask import request
+from flask_babel import gettext, lazy_gettext as _l
+
+LANGS = ("vi", "en")
+DEFAULT_LANG = "vi"
+
+# key -> message; keys are what geo/mapbuild.py and static/ocop-map.js use.
+MESSAGES = {
+    'title': _l('Hải Phòng OCOP products map'),
+    'subtitle': _l('Certified OCOP products and tourist destinations'),
+    'layer_products': _l('OCOP products'),
+    'layer_destinations': _l('Tourist destinations'),
+    'layer_districts': _l('Districts (before July 2025)'),
+    'layer_communes': _l('Communes (from July 2025)'),
+    'unit_type': _l('Type'),
+    'code': _l('Code'),
+    'area': _l('Area'),
+    'formed_from': _l('Formed from (before July 2025):'),
+    'legend': _l('Legend'),
+    'legend_districts': _l('OCOP products per district'),
+    'legend_categories': _l('Product groups'),
+    'legend_stars': _l('Number on a marker: OCOP stars'),
+    'legend_destinations': _l('Tourist destinations'),
+    'products_count': _l('{n} products'),
+    'stars_n': _l('{n} stars'),
+    'producer': _l('Producer'),
+    'stars': _l('Rating'),
+    'category': _l('Group'),
+    'address': _l('Address'),
+    'district': _l('District'),
+    'commune': _l('Commune'),
+    'certified_year': _l('Certified'),
+    'kind': _l('Kind'),
+    'source': _l('Source'),
+    'links': _l('Buy at'),
+    'precision_commune': _l('Approximate position: centre of the commune.'),
+    'precision_district': _l('Approximate position: centre of the district.'),
+    'district_flag': _l('Note: the point lies outside the district stated.'),
+    'attribution_boundaries': _l('Boundaries: <a href="https://www.geoboundaries.org/">geoBoundaries</a> (CC BY-SA 4.0)'),
+    'near_destinations': _l('Tourist destinations within {km} km'),
+    'near_products': _l('OCOP products within {km} km'),
+    'none_near': _l('Nothing within this distance.'),
+    'directions': _l('Directions'),
+    'search': _l('Search'),
+    'search_placeholder': _l('Search products, places, districts…'),
+    'no_results': _l('No results'),
+    'filters': _l('Filters'),
+    'all_districts': _l('All districts'),
+    'stars_filter': _l('Stars'),
+    'category_filter': _l('Product group'),
+    'district_filter': _l('District'),
+    'clear_filters': _l('Clear filters'),
+    'download': _l('Download what you see'),
+    'list_view': _l('List view'),
+    'near_me': _l('Near me'),
+    'near_here': _l('What is near here?'),
+    'location_unavailable': _l('Your location is not available. Right-click or long-press the map to pick a point.'),
+    'ignored': _l('Ignored in the link:'),
+    'shown': _l('{n} of {total} products shown'),
+    'kind_product': _l('OCOP product'),
+    'kind_destination': _l('Destination'),
+    'kind_district': _l('District'),
+    'kind_commune': _l('Commune (2025)'),
+    'nearby_title': _l('Near {place}'),
+    'nearby_point': _l('the chosen point'),
+    'back_to_map': _l('Back to the map'),
+    'list_title': _l('OCOP products and destinations'),
+    'open_on_map': _l('Show on the map'),
+    'distance': _l('Distance'),
+    'results_count': _l('{n} results'),
+    'bad_parameter': _l('This link has a value we cannot use:'),
+}
+
+# Each language's own name, for the switch: not translated, by design.
+AUTONYMS = {"vi": "Tiếng Việt", "en": "English"}
+
+
+def select_locale() -> str:
+    """`lang=` in the URL, then the browser's Accept-Language, then Vietnamese."""
+    lang = request.args.get("lang", "")
+    if lang in LANGS:
+        return lang
+    return request.accept_languages.best_match(LANGS, default=DEFAULT_LANG) or DEFAULT_LANG
+
+
+def messages() -> dict[str, str]:
+    """Every UI string in the current request's language."""
+    return {key: str(msg) for key, msg in MESSAGES.items()}
+
+
+__all__ = ["AUTONYMS", "LANGS", "MESSAGES", "gettext", "messages", "select_locale"]

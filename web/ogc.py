@@ -1,0 +1,190 @@
+"""OGC API - Features under /ogc: a thin layer over geo/ogc.py.
+
+Each view checks the query string, picks JSON or HTML, and serves a body computed once per
+data version and request (`state().cached_bounded`: the key holds the Host-derived base URL
+and the query, so it must stay bounded) through `serve` (gzip, ETag, 304).
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from functools import partial
+
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from geo import ogc
+from geo.categories import CATEGORIES, KINDS, STARS
+from geo.filters import FilterError
+
+from .responses import make_cached, serve
+from .state import state
+
+bp = Blueprint("ogc", __name__, url_prefix="/ogc")
+
+
+# -- request helpers ------------------------------------------------------------------------
+
+def base_url() -> str:
+    """Links are absolute (GDAL and OWSLib follow them as given)."""
+    return f"{request.host_url.rstrip('/')}{request.script_root}{bp.url_prefix}"
+
+
+def query_pairs() -> list[tuple[str, str]]:
+    return list(request.args.items(multi=True))
+
+
+def negotiated() -> str:
+    """The Accept header's choice: HTML only when the client prefers it (browsers do)."""
+    best = request.accept_mimetypes.best_match(
+        [ogc.JSON, ogc.GEOJSON, ogc.OPENAPI, ogc.HTML], default=ogc.JSON)
+    return "html" if best == ogc.HTML else "json"
+
+
+def bad_request(e: FilterError) -> Response:
+    resp = jsonify({"code": "InvalidParameterValue", "description": str(e),
+                    "parameter": e.parameter})
+    resp.status_code = 400
+    return resp
+
+
+def not_found(fmt: str, message: str) -> Response:
+    if fmt == "html":
+        return Response(render_template("ogc/error.html", code=404, message=message),
+                        status=404, mimetype="text/html")
+    resp = jsonify({"code": "NotFound", "description": message})
+    resp.status_code = 404
+    return resp
+
+
+def timestamp() -> str:
+    """When this data version was first served by the API (RFC 3339, UTC)."""
+    return state().cached(("ogc", "timestamp"), lambda: datetime.now(timezone.utc)
+                          .strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def document_format() -> str:
+    """The format for an endpoint that takes only `f`; raises FilterError."""
+    args = ogc.QueryArgs(query_pairs())
+    ogc.check_known(args, ogc.DOCUMENT_PARAMS)
+    return ogc.output_format(args, negotiated())
+
+
+# -- encoding -------------------------------------------------------------------------------
+
+def encode(doc: dict, fmt: str, template: str, json_type: str, **context):
+    """JSON bytes or the rendered page (autoescaped), ready to serve."""
+    version = state().version
+    if fmt == "html":
+        html = render_template(template, doc=doc, **context)
+        return make_cached(html.encode("utf-8"), "text/html", version)
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return make_cached(body.encode("utf-8"), json_type, version)
+
+
+def send(key: tuple, build) -> Response:
+    resp = serve(state().cached_bounded(("ogc", *key, base_url()), build))
+    resp.headers["Vary"] = "Accept, Accept-Encoding"
+    return resp
+
+
+def document(name: str, make_doc, template: str, json_type: str = ogc.JSON, **context):
+    """An endpoint whose only parameter is `f`: landing, conformance, collections, api."""
+    try:
+        fmt = document_format()
+    except FilterError as e:
+        return bad_request(e)
+    base = base_url()
+    return send((name, fmt), lambda: encode(make_doc(base, fmt), fmt, template, json_type,
+                                            **context))
+
+
+# -- views ----------------------------------------------------------------------------------
+
+@bp.get("/")
+@bp.get("")
+def landing():
+    return document("landing", ogc.landing, "ogc/landing.html")
+
+
+@bp.get("/conformance")
+def conformance():
+    return document("conformance", ogc.conformance, "ogc/conformance.html")
+
+
+@bp.get("/api")
+def api():
+    st = state()
+
+    def make(base, fmt):
+        return ogc.openapi(st.collections, base, set(st.dataset.districts["code"]), list(KINDS),
+                           list(CATEGORIES), list(STARS))
+
+    return document("api", make, "ogc/api.html", ogc.OPENAPI)
+
+
+@bp.get("/collections")
+def collections():
+    colls = state().collections
+    return document("collections", partial(ogc.collections, colls), "ogc/collections.html")
+
+
+@bp.get("/collections/<cid>")
+def collection(cid: str):
+    c = state().collections.get(cid)
+    if c is None:
+        return unknown_collection()
+    return document(f"collection:{cid}", partial(ogc.collection, c), "ogc/collection.html")
+
+
+def unknown_collection() -> Response:
+    try:
+        fmt = ogc.output_format(ogc.QueryArgs(query_pairs()), negotiated())
+    except FilterError:
+        fmt = "json"
+    return not_found(fmt, "No such collection; see /ogc/collections.")
+
+
+@bp.get("/collections/<cid>/items")
+def items(cid: str):
+    st = state()
+    c = st.collections.get(cid)
+    if c is None:
+        return unknown_collection()
+    try:
+        q = ogc.parse_items_query(query_pairs(), cid, set(st.dataset.districts["code"]),
+                                  set(KINDS))
+        fmt = ogc.output_format(ogc.QueryArgs(query_pairs()), negotiated())
+    except FilterError as e:
+        return bad_request(e)
+    base, ts = base_url(), timestamp()
+    return send(("items", cid, *q.key(), fmt),
+                lambda: encode(ogc.items(c, q, base, fmt, ts), fmt, "ogc/items.html",
+                               ogc.GEOJSON, collection=ogc.collection(c, base, fmt),
+                               fields=c.fields[:6]))
+
+
+@bp.get("/collections/<cid>/items/<fid>")
+def item(cid: str, fid: str):
+    st = state()
+    c = st.collections.get(cid)
+    if c is None:
+        return unknown_collection()
+    try:
+        fmt = document_format()
+    except FilterError as e:
+        return bad_request(e)
+    base = base_url()
+    doc = ogc.item(c, fid, base, fmt)
+    if doc is None:
+        return not_found(fmt, f"No feature with this {c.id_field} in {c.name}.")
+    return send(("item", cid, fid, fmt),
+                lambda: encode(doc, fmt, "ogc/item.html", ogc.GEOJSON,
+                               collection=ogc.collection(c, base, fmt)))
+
+
+@bp.app_template_filter("ogc_values")
+def ogc_values(value) -> list:
+    """A property as a list of values for display (lists stay lists, None is empty)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
