@@ -216,6 +216,12 @@
     p.set("view", [map.getZoom(), c.lat.toFixed(5), c.lng.toFixed(5)].join("/"));
     p.set("lang", OcopMap.opts.lang);
     history.replaceState(null, "", location.pathname + "?" + p.toString());
+    // The language switch keeps the whole state.
+    var langLink = OcopMap.panel && OcopMap.panel.querySelector("a.ocop-lang");
+    if (langLink) {
+      p.set("lang", langLink.getAttribute("hreflang"));
+      langLink.href = location.pathname + "?" + p.toString();
+    }
     updateLinks();
   }
 
@@ -559,8 +565,9 @@
     if (parsed.state.q) { OcopMap.searchInput.value = parsed.state.q; }
     OcopMap.state.ready = true;
     if (parsed.state.sel) {
+      // After the clusters have settled on the restored view, or the cluster never calls back.
       var s = parsed.state.sel.split(":");
-      OcopMap.open(s[0], s[1]);
+      map.whenReady(function () { setTimeout(function () { OcopMap.open(s[0], s[1]); }, 50); });
     }
     writeUrl();
     map.getContainer().setAttribute("data-ocop-ready", "1");

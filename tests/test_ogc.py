@@ -33,6 +33,10 @@ def rels(doc) -> dict:
     return {(link["rel"], link["type"]): link["href"] for link in doc["links"]}
 
 
+def rels_of(doc) -> set:
+    return {link["rel"] for link in doc["links"]}
+
+
 def local(href: str) -> str:
     """An absolute link as a path + query for the test client."""
     parts = urlsplit(href)
@@ -130,13 +134,13 @@ def test_next_and_prev_walk_every_match_once_and_keep_other_parameters(app, clie
     assert len(pages) == -(-expected["numberMatched"] // 7)
     first_ids = [f["id"] for f in get_json(client, pages[0])["features"]]
     assert [f["id"] for f in get_json(client, prev_of[pages[1]])["features"]] == first_ids
-    assert "prev" not in {link["rel"] for link in get_json(client, pages[0])["links"]}
+    assert "prev" not in rels_of(get_json(client, pages[0]))
 
 
 def test_offset_past_the_end_is_an_empty_page_with_prev(client):
     doc = get_json(client, "/ogc/collections/products/items?offset=500&limit=10")
     assert doc["features"] == [] and doc["numberReturned"] == 0
-    assert {link["rel"] for link in doc["links"]} >= {"prev"} - {"next"}
+    assert "prev" in rels_of(doc) and "next" not in rels_of(doc)
 
 
 def test_limit_above_the_maximum_is_clamped_not_refused(client):
