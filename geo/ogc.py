@@ -155,8 +155,10 @@ def link(href: str, rel: str, type_: str, title: str) -> dict:
 
 def self_links(base: str, path: str, fmt: str, json_type: str = JSON, params=()) -> list[dict]:
     """`self` in the format served and `alternate` in the other one."""
-    as_json = link(url(base, path, [*params, ("f", "json")]), "self", json_type, "This document as JSON")
-    as_html = link(url(base, path, [*params, ("f", "html")]), "self", HTML, "This document as HTML")
+    as_json = link(url(base, path, [*params, ("f", "json")]), "self", json_type,
+                   "This document as JSON")
+    as_html = link(url(base, path, [*params, ("f", "html")]), "self", HTML,
+                   "This document as HTML")
     if fmt == "html":
         as_json["rel"] = "alternate"
         return [as_html, as_json]
@@ -353,7 +355,7 @@ def _base_schemas() -> dict:
         "collection": collection_schema,
         "collections": {"type": "object", "required": ["links", "collections"], "properties": {
             "links": _links_schema(),
-            "collections": {"type": "array", "items": {"$ref": "#/components/schemas/collection"}}}},
+            "collections": {"type": "array", "items": _ref("collection")}}},
         **_GEOMETRY_SCHEMAS,
     }
 
@@ -433,6 +435,25 @@ def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def _collection_paths(name: str, c: Collection) -> dict:
+    """Metadata, items with exactly this collection's filters, and one feature."""
+    item_op = _op(f"get_{name}_item", f"{c.title_en}: one feature", ["f"],
+                  _responses("The feature.", _ref(f"{name}Feature"), GEOJSON, True), name)
+    item_op["get"]["parameters"].insert(0, {
+        "name": "featureId", "in": "path", "required": True,
+        "description": f"The feature's `{c.id_field}`.",
+        "schema": {"type": "string", "minLength": 1}})
+    return {
+        f"/collections/{name}": _op(f"describe_{name}", f"{c.title_en}: metadata", ["f"],
+                                    _responses("The collection.", _ref("collection")), name),
+        f"/collections/{name}/items": _op(
+            f"get_{name}_items", f"{c.title_en}: features",
+            ["f", "limit", "offset", *sorted(APPLIES[name])],
+            _responses("A page of features.", _ref(f"{name}FeatureCollection"), GEOJSON), name),
+        f"/collections/{name}/items/{{featureId}}": item_op,
+    }
+
+
 def openapi(colls: dict[str, Collection], base: str, known_districts, kinds, categories,
             stars) -> dict:
     """The API definition: one path per collection, so each lists exactly its filters."""
@@ -453,20 +474,7 @@ def openapi(colls: dict[str, Collection], base: str, known_districts, kinds, cat
     for name, c in colls.items():
         schemas[f"{name}Feature"] = _feature_schema(c)
         schemas[f"{name}FeatureCollection"] = _feature_collection_schema(name)
-        filters = sorted(APPLIES[name])
-        paths[f"/collections/{name}"] = _op(
-            f"describe_{name}", f"{c.title_en}: metadata", ["f"],
-            _responses("The collection.", _ref("collection")), name)
-        paths[f"/collections/{name}/items"] = _op(
-            f"get_{name}_items", f"{c.title_en}: features", ["f", "limit", "offset", *filters],
-            _responses("A page of features.", _ref(f"{name}FeatureCollection"), GEOJSON), name)
-        item_op = _op(f"get_{name}_item", f"{c.title_en}: one feature", ["f"],
-                      _responses("The feature.", _ref(f"{name}Feature"), GEOJSON, True), name)
-        item_op["get"]["parameters"].insert(0, {
-            "name": "featureId", "in": "path", "required": True,
-            "description": f"The feature's `{c.id_field}`.",
-            "schema": {"type": "string", "minLength": 1}})
-        paths[f"/collections/{name}/items/{{featureId}}"] = item_op
+        paths.update(_collection_paths(name, c))
     return {
         "openapi": "3.0.3",
         "info": {"title": TITLE, "version": "1.0.0", "description": DESCRIPTION},

@@ -215,3 +215,21 @@ def test_usable_at_phone_and_desktop_size(watch, live_server, tmp_path, size):
     assert box["y"] >= 0 and box["y"] + box["height"] <= size[1]
     w.page.screenshot(path=str(tmp_path / f"map-{size[0]}x{size[1]}.png"))
     assert w.errors == []
+
+
+def test_near_me_when_location_is_refused_and_when_given(watch, live_server):
+    refused = load_map(watch, live_server.url, permissions=[])
+    refused.page.click(".ocop-locate")
+    refused.page.wait_for_selector(".ocop-notice:not([hidden])", timeout=15000)
+    assert refused.page.inner_text(".ocop-notice").strip()
+    assert refused.errors == []
+
+    given = load_map(watch, live_server.url, permissions=["geolocation"],
+                     geolocation={"latitude": 20.8585, "longitude": 106.6839})
+    given.page.click(".ocop-locate")
+    link = given.page.wait_for_selector(".leaflet-popup-content a[href*='/nearby']", timeout=15000)
+    href = link.get_attribute("href")
+    assert "near=106.68390%2C20.85850" in href or "near=106.6839" in href
+    given.page.goto(live_server.url + href)
+    assert "km" in given.page.inner_text("main")
+    assert given.errors == []
