@@ -9,8 +9,9 @@ from flask_babel import Babel
 from flask_compress import Compress
 
 from geo.load import DataError, load_dataset
-from web import assets, exports, ogc, pages
+from web import assets, exports, maps, ogc, pages
 from web.errors import register_errors
+from web.security import register_security_headers
 from web.i18n import DEFAULT_LANG, select_locale
 from web.state import build_state
 
@@ -20,6 +21,8 @@ DEFAULTS = {
     "DATA_DIR": str(ROOT / "data"),
     # Tiles are the only outside origin a page loads from; point this at your own tile server.
     "TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    # Origins allowed to frame /embed, space-separated; "*" only if you mean every site.
+    "EMBED_ORIGINS": "",
     "TILE_ATTRIBUTION": '&copy; <a href="https://www.openstreetmap.org/copyright">'
                         "OpenStreetMap</a> contributors",
 }
@@ -45,9 +48,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["ocop"] = build_state(dataset)
     Compress(app)
     Babel(app, locale_selector=select_locale)
+    app.register_blueprint(maps.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(assets.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(ogc.bp)
     register_errors(app)
+    register_security_headers(app)
     return app

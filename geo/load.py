@@ -138,37 +138,49 @@ def _in_extent(geom, extent) -> bool:
     return extent[0] <= x0 and x1 <= extent[2] and extent[1] <= y0 and y1 <= extent[3]
 
 
+def check_feature(feat: Any, fields: dict, geom_types: tuple[str, ...], extent,
+                  ) -> tuple[list[tuple[str | None, str]], Any]:
+    """Check one GeoJSON feature against a schema: ([(field or None, reason)], geometry).
+
+    The reason reads after the field name ("field 'stars' is 7; expected one of 3, 4, 5");
+    with no field it is a whole sentence about the feature or its geometry.  The geometry is
+    None when it is unusable.  The loader and the importer (geo/importer.py) both use this.
+    """
+    if not isinstance(feat, dict) or feat.get("type") != "Feature":
+        return [(None, "not a GeoJSON Feature")], None
+    props = feat.get("properties")
+    if not isinstance(props, dict):
+        return [(None, "has no properties object")], None
+    found: list[tuple[str | None, str]] = []
+    for name, check in fields.items():
+        if name not in props:
+            if name not in OPTIONAL:
+                found.append((name, "is missing"))
+            continue
+        reason = check(props[name])
+        if reason:
+            found.append((name, reason))
+    geom, reason = check_geometry(feat.get("geometry"), geom_types, extent)
+    if reason:
+        found.append((None, reason))
+    return found, geom
+
+
 def _check_features(features: list, label: str, fields: dict, geom_types: tuple[str, ...],
                     extent, id_field: str, problems: list[str]) -> list[dict]:
     """Check each feature; return the good ones as flat records (properties + geometry)."""
     records, seen = [], {}
     for i, feat in enumerate(features, start=1):
         where = f"{label}: feature {i}"
-        if not isinstance(feat, dict) or feat.get("type") != "Feature":
-            problems.append(f"{where}: not a GeoJSON Feature")
-            continue
-        props = feat.get("properties")
-        if not isinstance(props, dict):
-            problems.append(f"{where}: has no properties object")
-            continue
-        fid = props.get(id_field)
+        found, geom = check_feature(feat, fields, geom_types, extent)
+        props = feat.get("properties") if isinstance(feat, dict) else None
+        fid = props.get(id_field) if isinstance(props, dict) else None
         if isinstance(fid, str):
             where = f"{label}: feature {i} ({id_field} {fid!r})"
-        bad = False
-        for name, check in fields.items():
-            if name not in props:
-                if name in OPTIONAL:
-                    continue
-                problems.append(f"{where}: field '{name}' is missing")
-                bad = True
-                continue
-            reason = check(props[name])
-            if reason:
-                problems.append(f"{where}: field '{name}' {reason}")
-                bad = True
-        geom = _check_geometry(feat.get("geometry"), geom_types, extent, where, problems)
-        if geom is None:
-            bad = True
+        for field_name, reason in found:
+            problems.append(f"{where}: field '{field_name}' {reason}" if field_name
+                            else f"{where}: {reason}")
+        bad = bool(found) or geom is None
         if isinstance(fid, str):
             if fid in seen:
                 problems.append(f"{where}: duplicate {id_field}, also feature {seen[fid]}")
@@ -184,33 +196,45 @@ def _extra(props: dict, fields: dict) -> dict:
     return {k: v for k, v in props.items() if k not in fields}
 
 
-def _check_geometry(g, types, extent, where, problems):
+def unclosed_rings(g: Any) -> list[str]:
+    """Where a GeoJSON (Multi)Polygon has a ring whose last position is not its first."""
+    t, coords = g.get("type"), g.get("coordinates")
+    polys = [coords] if t == "Polygon" else (coords if t == "MultiPolygon" else [])
+    out = []
+    for p, rings in enumerate(polys if isinstance(polys, list) else [], start=1):
+        for r, ring in enumerate(rings if isinstance(rings, list) else [], start=1):
+            if isinstance(ring, list) and len(ring) >= 2 and ring[0] != ring[-1]:
+                where = f"ring {r}" + (f" of polygon {p}" if t == "MultiPolygon" else "")
+                out.append(f"{where} is not closed: it starts at {ring[0]} and ends at "
+                           f"{ring[-1]}")
+    return out
+
+
+def check_geometry(g, types, extent) -> tuple[Any, str | None]:
+    """(shapely geometry, None) when usable, else (None, the reason)."""
     if not isinstance(g, dict) or g.get("type") not in types:
-        problems.append(f"{where}: geometry must be {' or '.join(types)}")
-        return None
+        return None, f"geometry must be {' or '.join(types)}"
+    open_rings = unclosed_rings(g)
+    if open_rings:
+        return None, "invalid geometry: " + "; ".join(open_rings)
     try:
         geom = shape(g)
     except Exception as e:  # shapely's messages for malformed coordinates vary by type
-        problems.append(f"{where}: geometry cannot be read ({e})")
-        return None
+        return None, f"geometry cannot be read ({e})"
     if geom.is_empty:
-        problems.append(f"{where}: geometry is empty")
-        return None
+        return None, "geometry is empty"
     x0, y0, x1, y1 = geom.bounds
     in_range = -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90
     if not in_range or not _in_extent(geom, extent):
         swapped = _in_extent(shapely.transform(geom, lambda c: c[:, ::-1]), extent)
         hint = "; latitude and longitude are swapped (GeoJSON is [lon, lat])" if swapped else ""
         what = "coordinates out of range" if not in_range else f"lies outside Hải Phòng {extent}"
-        problems.append(f"{where}: {what}{hint}")
-        return None
+        return None, f"{what}{hint}"
     if not geom.is_valid:
-        problems.append(f"{where}: invalid geometry: {shapely.is_valid_reason(geom)}")
-        return None
+        return None, f"invalid geometry: {shapely.is_valid_reason(geom)}"
     if geom.geom_type != "Point" and not shapely.orient_polygons(geom).equals_exact(geom, 0):
-        problems.append(f"{where}: rings do not follow the right-hand rule (RFC 7946)")
-        return None
-    return geom
+        return None, "rings do not follow the right-hand rule (RFC 7946)"
+    return geom, None
 
 
 def data_version(data_dir: Path) -> str:

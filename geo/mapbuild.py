@@ -6,6 +6,7 @@ marker cluster.  Every asset URL comes from `assets`, so nothing loads from a CD
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import folium
@@ -30,7 +31,9 @@ class MapConfig:
     lang: str = "vi"
     other_lang_url: str = "?lang=en"
     other_lang_name: str = "English"
-    urls: dict = None      # where the script links to: exports, list view, nearby page
+    urls: dict = None      # where the script links to: exports, list view, nearby page, full map
+    mode: str = "full"     # "full" (the page at /) or "embed" (minimal chrome, for iframes)
+    static: bool = False   # a static build: no server behind the links
 
 
 # Sequential classes for the district colouring: (lowest count, fill colour).
@@ -200,6 +203,8 @@ def client_options(dataset, ctx: PopupContext, cfg: MapConfig) -> dict:
         "stars": list(STARS),
         "productsCountHtml": escape(L["products_count"]),
         "urls": cfg.urls or {},
+        "mode": cfg.mode,
+        "static": cfg.static,
     }
 
 
@@ -253,3 +258,26 @@ def build_map(dataset, products, destinations, counts, cfg: MapConfig) -> folium
                              "attributions": [L["attribution_boundaries"]],
                              **client_options(dataset, ctx, cfg)}, dist.get_name()))
     return m
+
+
+# Inline <script> elements of folium's page (ours have no attributes; links do).
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+NONCE = "__OCOP_CSP_NONCE__"
+HEAD_SLOT = "<!--ocop-head-->"
+
+
+def page_parts(m: folium.Map, lang: str, script_url: str) -> tuple[str, str]:
+    """Split the rendered page into an HTML shell and one script file.
+
+    The script (all of folium's inline code, with the data) is cached and served as a file;
+    the shell keeps NONCE where each request's CSP nonce goes and HEAD_SLOT for per-request
+    <head> additions, so no inline script is needed and the big part is cached once."""
+    html = m.get_root().render()
+    script = ";\n".join(s.strip() for s in _INLINE_SCRIPT.findall(html))
+    shell = _INLINE_SCRIPT.sub("", html)
+    shell = shell.replace("<html>", f'<html lang="{lang}">', 1)
+    shell = shell.replace("<script src=", f'<script nonce="{NONCE}" src=')
+    shell = shell.replace("</head>", f"{HEAD_SLOT}\n</head>", 1)
+    tag = f'<script nonce="{NONCE}" src="{escape(script_url)}"></script>'
+    shell = shell.replace("</body>", f"{tag}\n</body>", 1)
+    return shell, script

@@ -84,12 +84,7 @@ def test_hostile_names_show_as_text_and_run_nothing(watch, hostile_server, tmp_p
 
 # -- tourists: search, filters, permalinks, nearby, language (issue: find, filter, nearby) --
 
-def product_named(st, fragment):
-    return st.products[st.products["name"].str.contains(fragment)].iloc[0]
-
-
-def test_search_without_accents_opens_the_product(watch, live_server, app):
-    st = app.extensions["ocop"]
+def test_search_without_accents_opens_the_product(watch, live_server):
     w = load_map(watch, live_server.url, "/?lang=vi")
     w.page.fill("#ocop-q", "")
     w.page.type("#ocop-q", "nuoc mam", delay=20)

@@ -26,5 +26,6 @@ def test_environment_variables_configure_the_app(monkeypatch, data_copy):
     monkeypatch.setenv("OCOP_DATA_DIR", str(data_copy))
     app = create_app()
     assert app.config["DATA_DIR"] == str(data_copy)
-    html = app.test_client().get("/").get_data(as_text=True)
+    from tests.test_page import full_page
+    html = full_page(app.test_client())
     assert "http://127.0.0.1:9/{z}/{x}/{y}.png" in html

@@ -5,7 +5,7 @@ import io
 import json
 
 import geopandas as gpd
-import pyogrio
+
 import pytest
 
 FORMATS = ("geojson", "csv", "kml", "gpkg", "fgb")

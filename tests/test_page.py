@@ -5,16 +5,27 @@ import re
 
 import pytest
 
-from geo.text import escape, fold, script_json
+from geo.text import escape, fold
 from tests.synthetic import HOSTILE
 
 ASSET_RE = re.compile(r'<(?:script|link|img)[^>]+(?:src|href)="([^"]+)"')
+SCRIPT_SRC = re.compile(r'<script nonce="[^"]+" src="(/map/[^"]+)"></script>')
+
+
+def map_script_url(shell: str) -> str:
+    return SCRIPT_SRC.search(shell).group(1)
+
+
+def full_page(client, url: str = "/", **kw) -> str:
+    """The page as the browser runs it: the HTML shell and the map script it loads."""
+    shell = client.get(url, **kw).get_data(as_text=True)
+    return shell + client.get(map_script_url(shell)).get_data(as_text=True)
 
 
 def test_page_renders_with_districts_products_and_destinations(client, app):
     r = client.get("/?lang=vi")
     assert r.status_code == 200 and r.mimetype == "text/html"
-    html = r.get_data(as_text=True)
+    html = full_page(client, "/?lang=vi")
     st = app.extensions["ocop"]
     assert '<html lang="vi">' in html
     assert "Bản đồ sản phẩm OCOP Hải Phòng" in html
@@ -27,23 +38,35 @@ def test_page_renders_with_districts_products_and_destinations(client, app):
 def test_every_asset_comes_from_our_origin(client):
     html = client.get("/").get_data(as_text=True)
     urls = ASSET_RE.findall(html)
-    assert urls, "no assets found"
+    assert len(urls) >= 6, urls
     for url in urls:
-        assert url.startswith("/"), url
-        assert client.get(url).status_code == 200, url
-    # The only absolute URL the browser will fetch from is the tile template.
-    assert "cdn" not in html.lower()
-    assert not re.search(r"""(?:src|href)=["']https?://""", html.split("<body>")[0])
+        path = re.sub(r"^http://localhost(?=/)", "", url.replace("&amp;", "&"))
+        assert path.startswith("/"), url
+        assert client.get(path).status_code == 200, url
+    assert "cdn" not in full_page(client).lower()
+
+
+def test_no_inline_script_and_a_fresh_nonce_per_response(client):
+    first, second = client.get("/"), client.get("/")
+    html = first.get_data(as_text=True)
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)  # every script is a file
+    nonces = set(re.findall(r'nonce="([^"]+)"', html))
+    assert len(nonces) == 1
+    (n,) = nonces
+    assert f"'nonce-{n}'" in first.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in first.headers["Content-Security-Policy"].split("script-src")[1].split(";")[0]
+    assert n not in second.get_data(as_text=True)
+    assert first.headers["Cache-Control"] == "no-store"
 
 
 def test_points_are_not_one_python_marker_each(client, app):
-    html = client.get("/").get_data(as_text=True)
+    html = full_page(client)
     assert "L.marker(" not in html  # markers are built client-side from compact rows
     assert "OcopMap.productLayer(" in html
 
 
 def test_english_page_and_accept_language(client):
-    en = client.get("/?lang=en").get_data(as_text=True)
+    en = full_page(client, "/?lang=en")
     assert '<html lang="en">' in en and "Hải Phòng OCOP products map" in en
     r = client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"})
     assert r.headers["Content-Language"] == "en"
@@ -52,25 +75,29 @@ def test_english_page_and_accept_language(client):
     assert client.get("/?lang=<script>").headers["Content-Language"] in ("vi", "en")
 
 
-def test_page_is_cached_under_the_data_version(client, app, monkeypatch):
-    import geo.mapbuild
-    import web.pages
+def test_map_script_is_cached_under_the_data_version(client, app, monkeypatch):
+    import web.maps
 
-    first = client.get("/?lang=vi")
+    url = map_script_url(client.get("/?lang=vi").get_data(as_text=True))
+    assert app.extensions["ocop"].version in url
+    first = client.get(url)
     calls = []
-    monkeypatch.setattr(web.pages, "build_map", lambda *a, **k: calls.append(1))
-    again = client.get("/?lang=vi")
+    monkeypatch.setattr(web.maps, "build_map", lambda *a, **k: calls.append(1))
+    client.get("/?lang=vi")
+    again = client.get(url)
     assert calls == [] and again.data == first.data
     assert first.headers["ETag"].strip('"').startswith(app.extensions["ocop"].version)
-    assert geo.mapbuild.build_map is not None
+    assert "max-age=31536000" in first.headers["Cache-Control"]
+    assert client.get(url.replace(app.extensions["ocop"].version, "000000000000")).status_code == 404
 
 
 def test_etag_304_and_gzip(client):
-    r = client.get("/", headers={"Accept-Encoding": "gzip"})
+    url = map_script_url(client.get("/").get_data(as_text=True))
+    r = client.get(url, headers={"Accept-Encoding": "gzip"})
     assert r.headers["Content-Encoding"] == "gzip"
     body = gzip.decompress(r.data)
-    assert body == client.get("/").data
-    assert client.get("/", headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
+    assert body == client.get(url).data
+    assert client.get(url, headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
 
 
 HTML_FIELDS = ("popup", "tooltip")   # set as innerHTML by static/ocop-map.js
@@ -84,7 +111,7 @@ def layer_payloads(html: str) -> dict:
 
 
 def test_hostile_text_is_escaped_in_every_field(hostile_app):
-    html = hostile_app.test_client().get("/").get_data(as_text=True)
+    html = full_page(hostile_app.test_client())
     assert HOSTILE not in html
     assert not re.search(r"<img[^>]*onerror", html)
     assert "`</script>" not in html

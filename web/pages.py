@@ -1,21 +1,18 @@
-"""The map page, and the plain list and nearby pages beside it."""
+"""Plain pages beside the map: the list view and what is nearby (no script needed)."""
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from flask_babel import get_locale
 from geo.categories import CATEGORIES
 from geo.filters import Filter, FilterError, apply_filter, parse_filter
-from geo.mapbuild import MapConfig, build_map
 from geo.nearby import near_point
 from geo.popups import PopupContext
 from geo.records import plain_records
 
-from . import assets, exports
 from .i18n import AUTONYMS, messages
-from .responses import make_cached, serve
 from .state import state
 
 bp = Blueprint("pages", __name__)
@@ -23,36 +20,6 @@ bp = Blueprint("pages", __name__)
 
 def page_lang() -> str:
     return str(get_locale())
-
-
-def map_config(lang: str) -> MapConfig:
-    cfg = current_app.config
-    other = "en" if lang == "vi" else "vi"
-    return MapConfig(tile_url=cfg["TILE_URL"], tile_attribution=cfg["TILE_ATTRIBUTION"],
-                     vendor_base=f"{request.script_root}{assets.bp.url_prefix}/",
-                     static_base=url_for("static", filename=""), labels=messages(), lang=lang,
-                     other_lang_url=f"?lang={other}", other_lang_name=AUTONYMS[other],
-                     urls={"exports": f"{request.script_root}{exports.bp.url_prefix}/",
-                           "list": url_for("pages.list_view"),
-                           "nearby": url_for("pages.nearby")})
-
-
-@bp.get("/")
-def index():
-    lang = page_lang()
-    st = state()
-
-    def render():
-        m = build_map(st.dataset, st.products, st.collections["destinations"].frame, st.counts,
-                      map_config(lang))
-        html = m.get_root().render()
-        html = html.replace("<html>", f'<html lang="{lang}">', 1)
-        return make_cached(html.encode("utf-8"), "text/html", st.version)
-
-    resp = serve(st.cached(("index", lang), render))
-    resp.headers["Vary"] = "Accept-Encoding, Accept-Language"
-    resp.headers["Content-Language"] = lang
-    return resp
 
 
 def _page_context(lang: str) -> dict:
@@ -122,7 +89,7 @@ def nearby():
     km = PopupContext(labels=M, lang=lang, districts={}).km
     products = near_point(lon, lat, st.products, f.radius_km)
     destinations = near_point(lon, lat, st.collections["destinations"].frame, f.radius_km)
-    map_url = url_for("pages.index", lang=lang, view=f"14/{lat:.5f}/{lon:.5f}")
+    map_url = url_for("maps.index", lang=lang, view=f"14/{lat:.5f}/{lon:.5f}")
     return render_template("nearby.html", **ctx, error=None, radius=f"{f.radius_km:g}",
                            heading=M["nearby_title"].format(place=M["nearby_point"]),
                            map_url=map_url, products=_product_items(products, lang, km),

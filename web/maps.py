@@ -1,0 +1,155 @@
+"""The map pages: the full map at /, the embeddable map at /embed, their cached scripts,
+oEmbed, and the embed builder."""
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit
+
+from flask import (Blueprint, Response, abort, current_app, jsonify, render_template, request,
+                   url_for)
+from flask_babel import get_locale
+
+from geo.categories import CATEGORIES, STARS
+from geo.mapbuild import HEAD_SLOT, NONCE, MapConfig, build_map, page_parts
+from geo.text import escape
+
+from . import assets, exports
+from .i18n import AUTONYMS, LANGS, messages
+from .responses import make_cached, serve
+from .security import nonce
+from .state import state
+
+
+bp = Blueprint("maps", __name__)
+MODES = ("full", "embed")
+EMBED_SIZE = (800, 600)  # oEmbed default width, height
+
+
+def page_lang() -> str:
+    return str(get_locale())
+
+
+def map_config(lang: str, mode: str) -> MapConfig:
+    cfg = current_app.config
+    other = "en" if lang == "vi" else "vi"
+    return MapConfig(tile_url=cfg["TILE_URL"], tile_attribution=cfg["TILE_ATTRIBUTION"],
+                     vendor_base=f"{request.script_root}{assets.bp.url_prefix}/",
+                     static_base=url_for("static", filename=""), labels=messages(), lang=lang,
+                     other_lang_url=f"?lang={other}", other_lang_name=AUTONYMS[other],
+                     urls={"exports": f"{request.script_root}{exports.bp.url_prefix}/",
+                           "list": url_for("pages.list_view"),
+                           "nearby": url_for("pages.nearby"),
+                           "full": url_for("maps.index"),
+                           "embed": url_for("maps.embed")},
+                     mode=mode)
+
+
+def _parts(lang: str, mode: str):
+    """(shell, cached script) for this data version, language and mode: built once."""
+    st = state()
+
+    def build():
+        script_url = url_for("maps.script", version=st.version, lang=lang, mode=mode)
+        m = build_map(st.dataset, st.products, st.collections["destinations"].frame, st.counts,
+                      map_config(lang, mode))
+        shell, script = page_parts(m, lang, script_url)
+        return shell, make_cached(script.encode("utf-8"), "text/javascript", st.version)
+
+    return st.cached(("map", lang, mode), build)
+
+
+def _page(mode: str):
+    lang = page_lang()
+    shell, _ = _parts(lang, mode)
+    oembed = url_for("maps.oembed", url=request.url, format="json", _external=True)
+    head = (f'<link rel="alternate" type="application/json+oembed" href="{escape(oembed)}" '
+            f'title="{escape(messages()["title"])}">')
+    html = shell.replace(NONCE, nonce()).replace(HEAD_SLOT, head, 1)
+    resp = Response(html, mimetype="text/html")
+    # Each response carries its own nonce, so the shell is never reused from a cache; the
+    # heavy script it loads is cached for a year under its versioned URL.
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Content-Language"] = lang
+    return resp
+
+
+@bp.get("/")
+def index():
+    return _page("full")
+
+
+@bp.get("/embed")
+def embed():
+    return _page("embed")
+
+
+@bp.get("/map/<version>/<lang>/<mode>.js")
+def script(version: str, lang: str, mode: str):
+    st = state()
+    if version != st.version or lang not in LANGS or mode not in MODES:
+        abort(404)
+    _, cached = _parts(lang, mode)
+    return serve(cached, max_age=365 * 24 * 3600)
+
+
+def _our_map_url(url: str) -> str | None:
+    """The embed URL for a URL of one of our map pages, else None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+        return None
+    root = request.script_root
+    if parts.path not in (f"{root}/", root or "/", f"{root}/embed"):
+        return None
+    return url_for("maps.embed", _external=True) + (f"?{parts.query}" if parts.query else "")
+
+
+def _int_arg(name: str, default: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= 10000 else None
+
+
+@bp.get("/oembed")
+def oembed():
+    """oEmbed 1.0 (rich): a CMS turns a pasted map link into the embedded map."""
+    def error(status, message, parameter):
+        resp = jsonify({"error": message, "parameter": parameter})
+        resp.status_code = status
+        return resp
+
+    unknown = sorted(set(request.args) - {"url", "format", "maxwidth", "maxheight"})
+    if unknown:
+        return error(400, f"unknown parameter {unknown[0][:40]!r}", unknown[0])
+    if request.args.get("format", "json") != "json":
+        return error(501, "only format=json is supported", "format")
+    src = _our_map_url(request.args.get("url", ""))
+    if src is None:
+        return error(404, "not a map URL of this site", "url")
+    maxw, maxh = _int_arg("maxwidth", EMBED_SIZE[0]), _int_arg("maxheight", EMBED_SIZE[1])
+    if maxw is None or maxh is None:
+        return error(400, "maxwidth and maxheight must be whole numbers from 1 to 10000",
+                     "maxwidth" if maxw is None else "maxheight")
+    width, height = min(EMBED_SIZE[0], maxw), min(EMBED_SIZE[1], maxh)
+    title = messages()["title"]
+    html = (f'<iframe src="{escape(src)}" width="{width}" height="{height}" '
+            f'title="{escape(title)}" loading="lazy" style="border:0" '
+            'referrerpolicy="strict-origin-when-cross-origin" allowfullscreen></iframe>')
+    return jsonify({"version": "1.0", "type": "rich", "provider_name": title,
+                    "provider_url": url_for("maps.index", _external=True), "title": title,
+                    "width": width, "height": height, "html": html,
+                    "cache_age": 3600})
+
+
+@bp.get("/embed/builder")
+def builder():
+    lang = page_lang()
+    st = state()
+    other = "en" if lang == "vi" else "vi"
+    return render_template(
+        "embed_builder.html", lang=lang, M=messages(), other_lang=other,
+        other_lang_name=AUTONYMS[other],
+        other_lang_url=f"{request.path}?{urlencode({'lang': other})}",
+        categories=[(c.code, c.en if lang == "en" else c.vi) for c in CATEGORIES.values()],
+        stars=STARS, districts=list(zip(st.dataset.districts["code"],
+                                        st.dataset.districts["full_name"])),
+        embed_url=url_for("maps.embed", _external=True), nonce=nonce())

@@ -1,0 +1,68 @@
+"""Security headers for every response: CSP with a per-request nonce, framing rules, nosniff.
+
+Scripts run only from our origin or with this request's nonce; no inline script runs without
+it, so injected markup cannot execute.  The tile server is the only outside origin a page may
+load from.  /embed may be framed by the origins in EMBED_ORIGINS; every other page only by us.
+"""
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, request
+
+EMBED_ENDPOINTS = {"maps.embed"}
+
+
+def nonce() -> str:
+    """This request's CSP nonce (made on first use)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def tile_source(tile_url: str) -> str:
+    """The CSP source for a Leaflet tile template: https://{s}.tile.x/… -> https://*.tile.x"""
+    parts = urlsplit(tile_url.replace("{s}", "s-placeholder"))
+    host = (parts.hostname or "").replace("s-placeholder", "*")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}" if parts.scheme and host else ""
+
+
+def embed_origins(config) -> list[str]:
+    value = config.get("EMBED_ORIGINS") or []
+    if isinstance(value, str):
+        value = value.split()
+    return [v for v in value if v == "*" or v.startswith(("http://", "https://"))]
+
+
+def policy(frame_ancestors: str) -> str:
+    tiles = tile_source(current_app.config["TILE_URL"])
+    parts = [
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce()}'",
+        "style-src 'self' 'unsafe-inline'",  # Leaflet positions everything with style attributes
+        f"img-src 'self' data: {tiles}".strip(),
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        f"frame-ancestors {frame_ancestors}",
+    ]
+    return "; ".join(parts)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def headers(resp):
+        if request.endpoint in EMBED_ENDPOINTS:
+            allowed = embed_origins(current_app.config)
+            ancestors = "*" if "*" in allowed else " ".join(["'self'", *allowed])
+        else:
+            ancestors = "'self'"
+            resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        resp.headers["Content-Security-Policy"] = policy(ancestors)
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        return resp
