@@ -215,6 +215,9 @@
     if (st.sel) { p.set("sel", st.sel); }
     p.set("view", [map.getZoom(), c.lat.toFixed(5), c.lng.toFixed(5)].join("/"));
     p.set("lang", OcopMap.opts.lang);
+    if (OcopMap.largerLink) { OcopMap.largerLink.href = OcopMap.opts.urls.full + "?" + p.toString(); }
+    if (st.layersParam !== null) { p.set("layers", st.layersParam); }
+    if (st.controlsParam !== null) { p.set("controls", st.controlsParam); }
     history.replaceState(null, "", location.pathname + "?" + p.toString());
     // The language switch keeps the whole state.
     var langLink = OcopMap.panel && OcopMap.panel.querySelector("a.ocop-lang");
@@ -250,6 +253,19 @@
         st.sel = sel;
       } else { ignored.push("sel=" + sel); }
     }
+    function list(name, allowed, fallback) {
+      if (!p.has(name)) { return fallback; }
+      var out = [];
+      p.get(name).split(",").filter(Boolean).forEach(function (v) {
+        if (allowed.indexOf(v) >= 0) { out.push(v); } else { ignored.push(name + "=" + v); }
+      });
+      return out;
+    }
+    var embed = opts.mode === "embed";
+    st.layers = list("layers", LAYERS, ["products", "destinations", "districts"]);
+    st.controls = list("controls", CONTROLS, embed ? ["zoom", "layers", "legend"] : CONTROLS);
+    st.layersParam = p.get("layers");
+    st.controlsParam = p.get("controls");
     var view = p.get("view");
     if (view) {
       var v = view.split("/").map(Number);
@@ -260,6 +276,9 @@
     }
     return {state: st, ignored: ignored};
   }
+
+  var LAYERS = ["products", "destinations", "districts", "communes"];
+  var CONTROLS = ["search", "filters", "legend", "layers", "locate", "zoom"];
 
   function notice(text) {
     var box = OcopMap.noticeBox;
@@ -489,6 +508,19 @@
     map.on("contextmenu", function (e) { nearHere(e.latlng); });
   }
 
+  /* Which layers and controls show: the embed parameters `layers` and `controls`. */
+  function applyChrome(map, st) {
+    var c = st.controls;
+    if (c.indexOf("zoom") < 0 && map.zoomControl) { map.zoomControl.remove(); }
+    var layerCtl = map.getContainer().querySelector(".leaflet-control-layers");
+    if (c.indexOf("layers") < 0 && layerCtl) { layerCtl.hidden = true; }
+    LAYERS.forEach(function (key) {
+      var layer = OcopMap.layers[key];
+      if (!layer) { return; }
+      if (st.layers.indexOf(key) >= 0) { map.addLayer(layer); } else { map.removeLayer(layer); }
+    });
+  }
+
   /* ---- putting it together ------------------------------------------------------------ */
 
   OcopMap.decorate = function (map, opts) {
@@ -496,6 +528,7 @@
     OcopMap.opts = opts;
     OcopMap.districtInfo = {};
     opts.districts.forEach(function (d) { OcopMap.districtInfo[d.code] = d; });
+    var parsed = readUrl(), chosen = parsed.state.controls;
 
     // The legend folds away on phones, and whenever a popup opens there.
     var small = window.matchMedia("(max-width: 600px)");
@@ -511,7 +544,10 @@
       OcopMap.legendShown = box.querySelector(".ocop-shown");
       return box;
     };
-    legend.addTo(map);
+    if (chosen.indexOf("legend") >= 0) { legend.addTo(map); } else {
+      OcopMap.legendClasses = el("ul");
+      OcopMap.legendShown = el("p");
+    }
 
     var title = L.control({position: "topleft"});
     title.onAdd = function () {
@@ -520,15 +556,21 @@
       div.innerHTML = opts.title;  // server-built, escaped
       OcopMap.noticeBox = el("p", {"class": "ocop-notice", role: "status"});
       OcopMap.noticeBox.hidden = true;
-      buildSearch(div);
-      buildFilters(div);
+      if (opts.mode === "embed") {
+        div.classList.add("ocop-embedded");
+        OcopMap.largerLink = el("a", {"class": "ocop-larger", target: "_blank",
+                                      rel: "noopener"}, opts.messages.view_larger);
+        div.appendChild(OcopMap.largerLink);
+      }
+      if (chosen.indexOf("search") >= 0) { buildSearch(div); }
+      if (chosen.indexOf("filters") >= 0) { buildFilters(div); }
       div.appendChild(OcopMap.noticeBox);
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
       return div;
     };
     title.addTo(map);
-    buildLocate(map);
+    if (chosen.indexOf("locate") >= 0) { buildLocate(map); }
     opts.attributions.forEach(function (a) { map.attributionControl.addAttribution(a); });
 
     // Links inside popups ("near here" lists) open features on this map.
@@ -554,7 +596,7 @@
     map.on("popupclose", function () { OcopMap.state.sel = null; writeUrl(); });
     map.on("moveend", writeUrl);
 
-    var parsed = readUrl();
+    applyChrome(map, parsed.state);
     OcopMap.state = parsed.state;
     OcopMap.setFilter(parsed.state);
     if (parsed.ignored.length) { notice(opts.messages.ignored + " " + parsed.ignored.join(", ")); }
