@@ -14,6 +14,8 @@ from web.errors import register_errors
 from web.security import register_security_headers
 from web.i18n import DEFAULT_LANG, select_locale
 from web.state import build_state
+from web import cli as ocop_cli
+from web import static_site
 
 ROOT = Path(__file__).resolve().parent
 
@@ -55,4 +57,6 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(ogc.bp)
     register_errors(app)
     register_security_headers(app)
+    ocop_cli.init_app(app)
+    static_site.init_app(app)
     return app

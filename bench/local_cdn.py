@@ -49,6 +49,12 @@ def _awesome_markers_path(path: str) -> str:
     return f"css/{path}"  # the stylesheet, and images/ which it references relatively
 
 
+def _last_line(text: str) -> str:
+    """A failed client's last line of stderr usually says why."""
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "no message"
+
+
 def _light_minify(css: bytes) -> bytes:
     """jsDelivr minifies `.min.css` on the fly from folium's `.css`; collapsing whitespace
     comes close enough for a gzipped size."""
@@ -123,7 +129,7 @@ class LocalCDN:
             self.problems[spec] = f"npm pack failed ({e.__class__.__name__})"
             return
         if out.returncode != 0:
-            self.problems[spec] = "npm pack failed: " + (out.stderr.strip().splitlines() or ["?"])[-1]
+            self.problems[spec] = f"npm pack failed: {_last_line(out.stderr)}"
             return
         # npm names the file itself; make sure it is where tarball_name() looks.
         written = json.loads(out.stdout)[0]["filename"]
@@ -185,7 +191,7 @@ class LocalCDN:
             self.problems[key] = f"pip download failed ({e.__class__.__name__})"
             return
         if out.returncode != 0:
-            self.problems[key] = "pip download failed: " + (out.stderr.strip().splitlines() or ["?"])[-1]
+            self.problems[key] = f"pip download failed: {_last_line(out.stderr)}"
 
     def close(self) -> None:
         for tar in self._tars.values():

@@ -33,13 +33,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
-import unicodedata
 from pathlib import Path
 
-from vietnamadminunits import ParseMode, convert_address, parse_address
-from vietnamadminunits.database.main import query
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from geo import geocode  # noqa: E402  (the shared geocoder; needs vietnamadminunits)
+from geo.geocode import norm  # noqa: E402
+
 SRC = ROOT / "data" / "sources"
 OUT = ROOT / "data"
 
@@ -68,40 +69,12 @@ def fail(table: str, rownum: int, row_id: str, column: str, message: str):
                      f"'{column}': {message}")
 
 
-def norm(text: str | None) -> str:
-    """Lower-case, NFC, collapse spaces – for name comparison."""
-    if not text:
-        return ""
-    return " ".join(unicodedata.normalize("NFC", text).lower().split())
-
-
-UNIT_TYPES = ("thị trấn ", "phường ", "xã ")
-
-
-def short_unit(text: str | None) -> str:
-    """Name without its unit type, so that a commune that was only re-typed
-    (e.g. "Xã Nam Sơn" -> "Phường Nam Sơn" when An Dương became an urban
-    district) still matches."""
-    name = norm(text)
-    for prefix in UNIT_TYPES:
-        if name.startswith(prefix):
-            return name[len(prefix):]
-    return name
-
-
 def load_districts() -> dict[str, dict]:
-    rows = query(
-        "select distinct districtShort, districtCode, districtLat, districtLon "
-        "from admin_units_legacy where provinceShort='Hải Phòng'")
-    return {norm(r["districtShort"]): r for r in rows}
+    return geocode.load_districts()
 
 
 def load_wards() -> dict[tuple[str, str], dict]:
-    rows = query(
-        "select districtShort, ward, wardCode, wardLat, wardLon "
-        "from admin_units_legacy where provinceShort='Hải Phòng' "
-        "and ward is not null")
-    return {(norm(r["districtShort"]), short_unit(r["ward"])): r for r in rows}
+    return geocode.load_wards()
 
 
 def read_csv(path: Path, columns: list[str]) -> list[dict]:
@@ -125,41 +98,17 @@ def check_coord(table, rownum, row_id, lon, lat):
 
 def locate(table, rownum, row, districts, wards):
     """Return (district_record, commune_code, lon, lat, precision)."""
-    dkey = norm(row["district"])
-    if dkey not in districts:
+    drec = districts.get(norm(row["district"]))
+    if drec is None:
         fail(table, rownum, row["id"], "district",
              f"unknown district {row['district']!r} (legacy Hải Phòng)")
-    drec = districts[dkey]
-    commune = row["commune"]
-    if commune:
-        address = row["address"] or f"{commune}, {row['district']}, Hải Phòng"
-        try:
-            unit = parse_address(address, mode=ParseMode.LEGACY, level=3)
-        except Exception as exc:  # library raises on unparsable input
-            unit = None
-            print(f"warning: {table} {row['id']}: parse_address failed "
-                  f"({exc}); using district centroid", file=sys.stderr)
-        wrec = wards.get((dkey, short_unit(commune)))
-        if (unit is not None and unit.ward and wrec is not None
-                and short_unit(unit.ward) == short_unit(commune)
-                and unit.district_code == drec["districtCode"]):
-            return drec, unit.ward_code, unit.longitude, unit.latitude, "commune"
-        print(f"warning: {table} {row['id']}: commune {commune!r} not found "
-              f"as such in the legacy table (parsed: "
-              f"{getattr(unit, 'ward', None)!r}); using district centroid",
-              file=sys.stderr)
-    return (drec, None, drec["districtLon"], drec["districtLat"], "district")
+    found = geocode.locate(drec, row["commune"], row["address"], wards)
+    if found.warning:
+        print(f"warning: {table} {row['id']}: {found.warning}", file=sys.stderr)
+    return drec, found.commune_code, found.lon, found.lat, found.precision
 
 
-def commune_2025(address: str):
-    if not address:
-        return None, None
-    try:
-        new = convert_address(address)
-    except Exception:
-        return None, None
-    return (getattr(new, "ward", None) or None,
-            getattr(new, "ward_code", None) or None)
+commune_2025 = geocode.commune_2025
 
 
 def point(lon: float, lat: float) -> dict:

@@ -223,7 +223,8 @@
     var langLink = OcopMap.panel && OcopMap.panel.querySelector("a.ocop-lang");
     if (langLink) {
       p.set("lang", langLink.getAttribute("hreflang"));
-      langLink.href = location.pathname + "?" + p.toString();
+      var target = OcopMap.opts.static ? OcopMap.opts.urls.otherLang : location.pathname;
+      langLink.href = target + "?" + p.toString();
     }
     updateLinks();
   }
@@ -462,8 +463,10 @@
       return a;
     });
     box.appendChild(links);
-    OcopMap.listLink = el("a", {"class": "ocop-list-link"}, m.list_view);
-    box.appendChild(OcopMap.listLink);
+    if (!opts.static) {
+      OcopMap.listLink = el("a", {"class": "ocop-list-link"}, m.list_view);
+      box.appendChild(OcopMap.listLink);
+    }
     panel.appendChild(box);
     OcopMap.controls = {categories: cats.inputs, stars: stars.inputs, district: sel};
   }
@@ -471,9 +474,11 @@
   function updateLinks() {
     var urls = OcopMap.opts.urls, p = filterParams(true);
     (OcopMap.downloadLinks || []).forEach(function (a) {
-      a.href = urls.exports + "products." + a.getAttribute("data-format") + "?" + p.toString();
+      // A static copy has no server to filter: its downloads are the whole collection.
+      var query = OcopMap.opts.static ? "" : "?" + p.toString();
+      a.href = urls.exports + "products." + a.getAttribute("data-format") + query;
     });
-    if (OcopMap.listLink) {
+    if (OcopMap.listLink && !OcopMap.opts.static) {
       var lp = filterParams(false);
       lp.set("lang", OcopMap.opts.lang);
       OcopMap.listLink.href = urls.list + "?" + lp.toString();
@@ -570,7 +575,8 @@
       return div;
     };
     title.addTo(map);
-    if (chosen.indexOf("locate") >= 0) { buildLocate(map); }
+    // "Near me" lists places with the server's help; a static copy has none.
+    if (chosen.indexOf("locate") >= 0 && !opts.static) { buildLocate(map); }
     opts.attributions.forEach(function (a) { map.attributionControl.addAttribution(a); });
 
     // Links inside popups ("near here" lists) open features on this map.

@@ -159,3 +159,11 @@ def watch(browser):
 
 
 __all__ = ["HOSTILE"]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

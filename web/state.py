@@ -67,3 +67,70 @@ def build_state(dataset: Dataset) -> State:
 
 def state() -> State:
     return current_app.extensions["ocop"]
+
+
+# -- picking up a new data version without a restart ----------------------------------------
+# An import (`flask --app app ocop import`, /admin) replaces data files atomically.  Before a
+# request, at most once per CHECK_EVERY seconds per process, the files' (inode, mtime, size)
+# are compared with what the State was built from; when they differ and the data version
+# (the files' hash) changed, the data is loaded and validated again and the new State
+# replaces the old one.  Pages and downloads cache on the State, so they follow.  Data that
+# fails validation is not served: the old State stays and the problem is logged.
+
+CHECK_EVERY = 1.0
+
+
+def _fingerprint(data_dir) -> tuple:
+    import os
+    from pathlib import Path
+
+    from geo.load import FILES
+
+    out = []
+    for rel in sorted(FILES.values()):
+        try:
+            st = os.stat(Path(data_dir) / rel)
+            out.append((rel, st.st_ino, st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((rel, None))
+    return tuple(out)
+
+
+def refresh_state(app=None, force: bool = False) -> bool:
+    """Rebuild the State if the data files changed; True when a new State was installed."""
+    import time
+
+    from geo.load import DataError, data_version, load_dataset
+
+    app = app or current_app._get_current_object()
+    watch = app.extensions.setdefault("ocop_watch", {"fp": None, "checked": 0.0,
+                                                     "lock": threading.Lock()})
+    now = time.monotonic()
+    if not force and now - watch["checked"] < CHECK_EVERY:
+        return False
+    if not watch["lock"].acquire(blocking=force):
+        return False            # another thread is checking; serve the current State
+    try:
+        watch["checked"] = now
+        data_dir = app.config["DATA_DIR"]
+        fp = _fingerprint(data_dir)
+        if fp == watch["fp"]:
+            return False
+        current = app.extensions["ocop"]
+        try:
+            if data_version(current.dataset.data_dir) == current.version and \
+                    str(current.dataset.data_dir) == str(data_dir):
+                watch["fp"] = fp
+                return False
+            dataset = load_dataset(data_dir)
+        except (DataError, OSError) as e:
+            app.logger.error("new data not loaded, still serving version %s: %s",
+                             current.version, e)
+            watch["fp"] = fp
+            return False
+        app.extensions["ocop"] = build_state(dataset)
+        watch["fp"] = fp
+        app.logger.info("data version %s loaded (was %s)", dataset.version, current.version)
+        return True
+    finally:
+        watch["lock"].release()

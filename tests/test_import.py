@@ -1,0 +1,346 @@
+"""Officials' imports: hostile files are reported and change nothing; good ones go in whole,
+atomically, with history, rollback, a lock and a reload of the running server."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from werkzeug.security import generate_password_hash
+
+from app import create_app
+from geo import importer
+from geo.load import FILES, load_dataset
+from geo.store import Store
+from tests.data.make_fixtures import files as fixture_files
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def snapshot(data_dir: Path) -> dict[str, bytes]:
+    return {rel: (data_dir / rel).read_bytes() for rel in FILES.values()}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fixtures_are_current():
+    """The committed fixtures are what tests/data/make_fixtures.py writes."""
+    for name, data in fixture_files().items():
+        assert (DATA / name).read_bytes() == data, f"run python tests/data/make_fixtures.py ({name})"
+
+
+@pytest.fixture()
+def app_on(data_copy, monkeypatch):
+    monkeypatch.setenv("OCOP_DATA_DIR", str(data_copy))
+    import web.state
+
+    monkeypatch.setattr(web.state, "CHECK_EVERY", 0.0)
+    return create_app({"TESTING": True, "DATA_DIR": str(data_copy)})
+
+
+def run(app, *args):
+    return app.test_cli_runner().invoke(args=["ocop", *args], catch_exceptions=False)
+
+
+# -- hostile files: named problem, byte-identical data -----------------------------------------
+
+HOSTILE = [
+    ("swapped_latlon.csv", [], "latitude and longitude are swapped"),
+    ("bow_tie.geojson", [], "invalid geometry: Self-intersection[106.65 20.85]"),
+    ("clockwise.geojson", [], "right-hand rule"),
+    ("unclosed.geojson", [], "ring 1 is not closed"),
+    ("windows1258.csv", [], "not UTF-8"),
+    ("duplicate_ids.csv", [], "duplicate id 'imp-1', also row 2"),
+    ("star_zero.csv", [], "field 'stars': is 0; expected one of 3, 4, 5"),
+    ("empty.csv", [], "empty (0 bytes)"),
+    ("image.csv", [], "the name says CSV but the content is a PNG image"),
+    ("outside_city.csv", [], "lies outside Hải Phòng"),
+]
+
+
+@pytest.mark.parametrize("name,opts,expected", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_file_is_reported_and_changes_nothing(app_on, data_copy, name, opts, expected):
+    before = snapshot(data_copy)
+    for command in ("check", "import"):
+        result = run(app_on, command, str(DATA / name), *opts)
+        assert result.exit_code != 0, result.output
+        assert expected in result.output, result.output
+    assert snapshot(data_copy) == before
+    assert "nothing was changed" in result.output
+
+
+def test_windows_1258_names_the_encoding(data_copy):
+    out = importer.import_file(data_copy, DATA / "windows1258.csv", apply=False)
+    assert "cp1258" in str(out.problems[0]).lower() or "1258" in str(out.problems[0])
+
+
+def test_bow_tie_is_repaired_only_when_asked(data_copy):
+    imp = importer.read_import(DATA / "bow_tie.geojson", data_copy, repair=True)
+    assert imp.ok, imp.report()
+    assert any("repaired: Self-intersection" in str(p) for p in imp.warnings)
+
+
+def test_script_in_a_name_is_stored_as_text_and_shown_escaped(app_on, data_copy):
+    before = snapshot(data_copy)
+    result = run(app_on, "check", str(DATA / "script_name.csv"))
+    assert "contains HTML markup" in result.output and snapshot(data_copy) == before
+    result = run(app_on, "import", str(DATA / "script_name.csv"))
+    assert result.exit_code == 0, result.output
+    doc = json.loads((data_copy / "products.geojson").read_text(encoding="utf-8"))
+    names = [f["properties"]["name"] for f in doc["features"]]
+    assert "<script>alert(1)</script>" in names
+    html = app_on.test_client().get("/expiring?months=120").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
+
+
+def test_wrong_district_is_a_warning_naming_both(data_copy):
+    out = importer.import_file(data_copy, DATA / "wrong_district.csv", apply=False)
+    assert out.ok
+    assert any("says Tiên Lãng but the point lies in Cát Hải" in str(p) for p in out.problems)
+
+
+def test_file_too_large_is_refused(data_copy, tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "MAX_FILE_BYTES", 100)
+    big = tmp_path / "big.csv"
+    big.write_bytes((DATA / "lonlat.csv").read_bytes() * 2)
+    out = importer.import_file(data_copy, big, apply=False)
+    assert "limit is" in str(out.problems[0])
+
+
+# -- good files ---------------------------------------------------------------------------------
+
+def _feature(data_dir, fid):
+    doc = json.loads((data_dir / "products.geojson").read_text(encoding="utf-8"))
+    return next(f for f in doc["features"] if f["properties"]["id"] == fid)
+
+
+def test_csv_with_lon_lat(app_on, data_copy):
+    n = len(load_dataset(data_copy).products)
+    result = run(app_on, "import", str(DATA / "lonlat.csv"))
+    assert result.exit_code == 0, result.output
+    assert "2 added, 0 replaced" in result.output
+    f = _feature(data_copy, "imp-1")
+    assert f["geometry"]["coordinates"] == [106.89, 20.8]
+    assert f["properties"]["location_precision"] == "exact"
+    assert f["properties"]["district_code"] == "317"
+    assert f["properties"]["commune_2025"]          # the 2025 unit beside the old district
+    assert len(load_dataset(data_copy).products) == n + 2
+    # merged by id: the same file again replaces, adds nothing
+    result = run(app_on, "import", str(DATA / "lonlat.csv"))
+    assert "0 added, 2 replaced" in result.output
+
+
+def test_csv_with_addresses_only_is_geocoded_to_the_commune(app_on, data_copy):
+    result = run(app_on, "import", str(DATA / "address_only.csv"))
+    assert result.exit_code == 0, result.output
+    p = _feature(data_copy, "imp-3")["properties"]
+    assert p["location_precision"] == "commune" and p["commune_code"] == "11578"
+    assert p["commune_2025"] == "Phường Thủy Nguyên" and p["commune_2025_from"] == "address"
+
+
+def test_geojson(app_on, data_copy):
+    result = run(app_on, "import", str(DATA / "points.geojson"))
+    assert result.exit_code == 0, result.output
+    assert _feature(data_copy, "imp-5")["properties"]["name_en"] == "Squid cake"
+
+
+def test_vn2000_csv_with_crs(app_on, data_copy):
+    result = run(app_on, "import", str(DATA / "vn2000_utm48.csv"), "--crs", "EPSG:3405")
+    assert result.exit_code == 0, result.output
+    x, y = _feature(data_copy, "imp-4")["geometry"]["coordinates"]
+    assert abs(x - 106.89) < 1e-4 and abs(y - 20.80) < 1e-4
+    # without --crs the metres are not degrees: refused
+    out = importer.import_file(data_copy, DATA / "vn2000_utm48.csv", apply=False)
+    assert not out.ok and "coordinates out of range" in str(out.problems)
+
+
+def test_xlsx(app_on, data_copy, tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["id", "name", "name_en", "category", "stars", "district", "address",
+               "certified_date", "source", "lon", "lat"])
+    ws.append(["xl-1", "Bánh đa cua", "Crab noodles", "Thực phẩm", 4.0, "Huyện Cát Hải",
+               "Thị trấn Cát Hải, Huyện Cát Hải, Thành phố Hải Phòng", "2024-05-02",
+               "QĐ 1", 106.89, 20.80])
+    path = tmp_path / "list.xlsx"
+    wb.save(path)
+    result = run(app_on, "import", str(path))
+    assert result.exit_code == 0, result.output
+    p = _feature(data_copy, "xl-1")["properties"]
+    assert p["stars"] == 4 and p["category"] == "food" and p["certified_year"] == 2024
+    assert p["certified_date"] == "2024-05-02"
+
+
+def test_zipped_shapefile_in_vn2000(app_on, data_copy, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    gdf = gpd.GeoDataFrame(
+        {"id": ["shp-1"], "name": ["Nem cua bể"], "name_en": ["Crab spring rolls"],
+         "category": ["food"], "stars": [3], "district": ["Cát Hải"],
+         "address": ["Thị trấn Cát Hải, Huyện Cát Hải, Thành phố Hải Phòng"],
+         "source": ["QĐ 2"]},
+        geometry=[Point(106.89, 20.80)], crs="EPSG:4326").to_crs("EPSG:3405")
+    shp = tmp_path / "shp"
+    shp.mkdir()
+    gdf.to_file(shp / "products.shp", engine="pyogrio")
+    path = tmp_path / "products.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for f in shp.iterdir():
+            z.write(f, f.name)
+    result = run(app_on, "import", str(path))
+    assert result.exit_code == 0, result.output
+    x, y = _feature(data_copy, "shp-1")["geometry"]["coordinates"]
+    assert abs(x - 106.89) < 1e-5 and abs(y - 20.80) < 1e-5
+
+
+def test_an_xlsx_named_csv_and_a_csv_named_xlsx_are_refused(data_copy, tmp_path):
+    fake = tmp_path / "list.xlsx"
+    fake.write_bytes((DATA / "lonlat.csv").read_bytes())
+    out = importer.import_file(data_copy, fake, apply=False)
+    assert "the name says Excel (.xlsx) but the content is text" in str(out.problems[0])
+
+
+# -- history, rollback, lock, reload -------------------------------------------------------------
+
+def test_history_and_rollback(app_on, data_copy):
+    before = snapshot(data_copy)
+    run(app_on, "import", str(DATA / "lonlat.csv"))
+    after = snapshot(data_copy)
+    history = run(app_on, "history").output
+    old, new = re.findall(r"^([0-9a-f]{12}) ", history, re.M)[1], \
+        re.findall(r"^([0-9a-f]{12}) ", history, re.M)[0]
+    assert "<- current" in history.splitlines()[0]
+    result = run(app_on, "rollback", old)
+    assert result.exit_code == 0, result.output
+    assert snapshot(data_copy) == before
+    run(app_on, "rollback", new)
+    assert snapshot(data_copy) == after
+    assert run(app_on, "rollback", "ffffffffffff").exit_code != 0
+
+
+def test_two_imports_cannot_interleave(data_copy):
+    store = Store(data_copy)
+    before = snapshot(data_copy)
+    done = {}
+    with store.lock():
+        t = threading.Thread(target=lambda: done.setdefault(
+            "out", importer.import_file(data_copy, DATA / "lonlat.csv")))
+        t.start()
+        time.sleep(1.0)
+        assert t.is_alive() and snapshot(data_copy) == before
+    t.join(30)
+    assert done["out"].version and snapshot(data_copy) != before
+
+
+def test_running_server_picks_up_a_new_version(app_on, data_copy):
+    client = app_on.test_client()
+    first = client.get("/stats").get_data(as_text=True)
+    assert "27 products" in first
+    importer.import_file(data_copy, DATA / "lonlat.csv")      # as another process would
+    again = client.get("/stats").get_data(as_text=True)
+    assert "29 products" in again
+
+
+def test_stats_and_expiring(app_on):
+    out = run(app_on, "stats").output
+    assert re.match(r"\d+ products: \d+ at 3 stars", out)
+    assert "By commune (from July 2025)" in out
+    out = run(app_on, "expiring", "--months", "12").output
+    assert "year only; 1 January assumed" in out
+    html = app_on.test_client().get("/stats?units=new").get_data(as_text=True)
+    assert "By commune (from July 2025)" in html and "By district" not in html
+
+
+# -- /admin ---------------------------------------------------------------------------------------
+
+def _csrf(html):
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_admin_is_off_without_a_password_hash(app_on):
+    assert app_on.test_client().get("/admin").status_code == 404
+
+
+def test_admin_login_csrf_check_and_apply(data_copy):
+    app = create_app({"TESTING": True, "DATA_DIR": str(data_copy), "SECRET_KEY": "k" * 32,
+                      "ADMIN_PASSWORD_HASH": generate_password_hash("right horse")})
+    c = app.test_client()
+    token = _csrf(c.get("/admin").get_data(as_text=True))
+    assert c.post("/admin/login", data={"password": "right horse"}).status_code == 400
+    assert c.post("/admin/login", data={"password": "wrong", "csrf_token": token}
+                  ).status_code == 403
+    before = snapshot(data_copy)
+    up = {"csrf_token": token, "file": (open(DATA / "lonlat.csv", "rb"), "lonlat.csv")}
+    assert c.post("/admin/check", data=up, content_type="multipart/form-data"
+                  ).status_code == 403      # not logged in
+    assert c.post("/admin/login", data={"password": "right horse", "csrf_token": token}
+                  ).status_code == 302
+    token = _csrf(c.get("/admin").get_data(as_text=True))
+    bad = {"csrf_token": token, "file": (open(DATA / "star_zero.csv", "rb"), "star_zero.csv")}
+    html = c.post("/admin/check", data=bad, content_type="multipart/form-data"
+                  ).get_data(as_text=True)
+    assert "is 0; expected one of 3, 4, 5" in html and "Apply</button>" not in html
+    up = {"csrf_token": token, "file": (open(DATA / "lonlat.csv", "rb"), "lonlat.csv")}
+    html = c.post("/admin/check", data=up, content_type="multipart/form-data"
+                  ).get_data(as_text=True)
+    assert "Apply</button>" in html and snapshot(data_copy) == before
+    upload = re.search(r'name="upload" value="([0-9a-f]+)"', html).group(1)
+    r = c.post("/admin/apply", data={"csrf_token": token, "upload": upload})
+    assert r.status_code == 200 and "2 added" in r.get_data(as_text=True)
+    assert snapshot(data_copy) != before
+
+
+# -- the fault test -------------------------------------------------------------------------------
+
+IMPORT_SCRIPT = ("import sys; from geo.importer import import_file; "
+                 "out = import_file(sys.argv[1], sys.argv[2]); sys.exit(0 if out.version else 1)")
+
+
+def test_import_killed_at_random_points_leaves_old_or_new(tmp_path, data_copy):
+    source = DATA / "lonlat.csv"
+    old = snapshot(data_copy)
+    # The new version, from one full run (and how long a run takes).
+    ref = tmp_path / "ref"
+    import shutil
+
+    shutil.copytree(data_copy, ref)
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-c", IMPORT_SCRIPT, str(ref), str(source)], cwd=ROOT,
+                   check=True, timeout=60)
+    full = time.monotonic() - t0
+    new = snapshot(ref)
+    assert new != old
+    rnd = random.Random(7)
+    seen = set()
+    for i in range(30):
+        shutil.rmtree(data_copy)
+        shutil.copytree(ROOT / "data", data_copy)
+        proc = subprocess.Popen([sys.executable, "-c", IMPORT_SCRIPT, str(data_copy),
+                                 str(source)], cwd=ROOT)
+        # Most of a run is start-up; aim the kills at its end, where the writing is.
+        time.sleep(rnd.uniform(0.5 * full, 1.1 * full))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        now = snapshot(data_copy)
+        assert now in (old, new), f"run {i}: a mix of versions"
+        seen.add("new" if now == new else "old")
+        create_app({"TESTING": True, "DATA_DIR": str(data_copy)})   # the app starts
+        # and the next import still works (lock released, stale temporary files cleaned)
+        if i % 10 == 9:
+            out = importer.import_file(data_copy, source)
+            assert out.ok and snapshot(data_copy) == new
+    print("outcomes after kills:", sorted(seen))
+    assert seen  # both outcomes usually appear; either is correct
