@@ -291,6 +291,9 @@ def _read_gis(path: Path, fmt: str):
     for i, (values, geom) in enumerate(zip(gdf[cols].itertuples(index=False, name=None),
                                            gdf.geometry), start=1):
         props = {str(c).strip().lower(): _clean(v) for c, v in zip(cols, values)}
+        if fmt == "kml" and "id2" in props:
+            # LIBKML gives the <Placemark id> as `id` and renames a data field `id` to `id2`.
+            props["id"] = props.pop("id2")
         g = mapping(geom) if geom is not None and not geom.is_empty else None
         rows.append((i, props, _listify(g) if g else None))
     return crs, rows, []

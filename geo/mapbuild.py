@@ -87,7 +87,10 @@ class PointLayer(folium.map.Layer):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = f"ocop_{key}"
         self.factory, self.key = factory, key
-        self.payload = script_json(payload)
+        # A placeholder: page_parts() puts the JSON in after rendering, because folium
+        # compiles rendered scripts as templates again, which is slow for megabytes of data.
+        self.payload = f"__OCOP_PAYLOAD_{key}__"
+        self.payload_json = script_json(payload)
 
 
 class Decorations(MacroElement):
@@ -217,7 +220,8 @@ def build_map(dataset, products, destinations, counts, cfg: MapConfig) -> folium
                        near_destinations=near_each(products, destinations),
                        near_products=near_each(destinations, products))
     mainland = dataset.districts.drop(index="318", errors="ignore").total_bounds
-    m = OcopMap(cfg.vendor_base, location=[20.83, 106.7], zoom_start=10, tiles=None,
+    # No initial centre: fit_bounds sets the one view, so tiles are fetched once, not twice.
+    m = OcopMap(cfg.vendor_base, location=None, tiles=None,
                 control_scale=True, prefer_canvas=False)
     m.fit_bounds([[mainland[1], mainland[0]], [mainland[3], mainland[2]]])
     m.add_child(_Assets(
@@ -239,15 +243,21 @@ def build_map(dataset, products, destinations, counts, cfg: MapConfig) -> folium
         zoom_on_click=False)
     dist.add_to(m)
 
+    rows = {"products": product_rows(products, ctx, districts),
+            "destinations": destination_rows(destinations, ctx, districts),
+            "communes": commune_rows(dataset.communes, ctx)}
+    # Popups are most of the weight: they ship in one file per layer, fetched on first open.
+    m.ocop_popups = {key: {r["id"]: r.pop("popup") for r in layer_rows}
+                     for key, layer_rows in rows.items()}
     PointLayer("productLayer", "products",
-               {"categories": list(CATEGORIES), "rows": product_rows(products, ctx, districts)},
+               {"categories": list(CATEGORIES), "rows": rows["products"]},
                L["layer_products"]).add_to(m)
     PointLayer("destinationLayer", "destinations", {
         "kinds": [k.icon for k in KINDS.values()],
         "iconBase": f"{cfg.static_base}icons/",
-        "rows": destination_rows(destinations, ctx, districts),
+        "rows": rows["destinations"],
     }, L["layer_destinations"]).add_to(m)
-    PointLayer("communeLayer", "communes", {"rows": commune_rows(dataset.communes, ctx)},
+    PointLayer("communeLayer", "communes", {"rows": rows["communes"]},
                L["layer_communes"], show=False).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
 
@@ -273,6 +283,9 @@ def page_parts(m: folium.Map, lang: str, script_url: str) -> tuple[str, str]:
     the shell keeps NONCE where each request's CSP nonce goes and HEAD_SLOT for per-request
     <head> additions, so no inline script is needed and the big part is cached once."""
     html = m.get_root().render()
+    for child in m._children.values():
+        if isinstance(child, PointLayer):
+            html = html.replace(child.payload, child.payload_json, 1)
     script = ";\n".join(s.strip() for s in _INLINE_SCRIPT.findall(html))
     shell = _INLINE_SCRIPT.sub("", html)
     shell = shell.replace("<html>", f'<html lang="{lang}">', 1)

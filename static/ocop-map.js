@@ -42,10 +42,34 @@
     popup.options.maxHeight = Math.max(160, map.getSize().y - (small ? top : 0) - 90);
   }
 
-  function bind(marker, row) {
+  /* Popup HTML comes in one file per layer, fetched when the first popup of it opens. */
+  var popupFiles = {};
+  function popupsOf(layerKey) {
+    if (!popupFiles[layerKey]) {
+      var url = OcopMap.opts.urls.popups.replace("{layer}", layerKey);
+      popupFiles[layerKey] = fetch(url).then(function (r) {
+        if (!r.ok) { throw new Error("popups: " + r.status); }
+        return r.json();
+      });
+    }
+    return popupFiles[layerKey];
+  }
+
+  function fillPopup(popup, layerKey, id) {
+    popupsOf(layerKey).then(function (all) {
+      popup.setContent(all[id] || "");  // server-built, escaped
+      wireLinks(popup);
+    }, function () {
+      popup.setContent(el("p", {}, OcopMap.opts.messages.popup_unavailable));
+    });
+  }
+
+  function bind(marker, row, layerKey) {
     marker.on("click", function () { fitPopup(marker); });  // runs before the popup opens
-    marker.bindPopup(row.popup, {maxWidth: 300, autoPanPadding: [20, 20],
-                                 autoPanPaddingTopLeft: padTopLeft});
+    var loading = el("p", {"class": "ocop-loading"}, "…");
+    marker.bindPopup(loading, {maxWidth: 300, autoPanPadding: [20, 20],
+                               autoPanPaddingTopLeft: padTopLeft});
+    marker.on("popupopen", function (e) { fillPopup(e.popup, layerKey, row.id); });
     marker.bindTooltip(row.tooltip, {direction: "top", offset: [0, -10]});
     marker.options.ocopId = row.id;
     return marker;
@@ -61,7 +85,7 @@
     OcopMap.markers.products = data.rows.map(function (r) {
       var cls = "ocop-pin cat-" + data.categories[r.c] + " stars-" + r.s;
       return bind(L.marker([r.y, r.x], {icon: pin(cls, String(r.s)), title: r.title,
-                                        keyboard: true}), r);
+                                        keyboard: true}), r, "products");
     });
     group.addLayers(OcopMap.markers.products);
     return group;
@@ -78,7 +102,7 @@
     OcopMap.markers.destinations = data.rows.map(function (r) {
       var img = '<img alt="" src="' + data.iconBase + data.kinds[r.k] + '.svg">';
       return bind(L.marker([r.y, r.x], {icon: pin("ocop-dest", img), title: r.title,
-                                        zIndexOffset: 500}), r);
+                                        zIndexOffset: 500}), r, "destinations");
     });
     group.addLayers(OcopMap.markers.destinations);
     return group;
@@ -89,8 +113,8 @@
     OcopMap.rows.communes = data.rows;
     OcopMap.markers.communes = data.rows.map(function (r) {
       return bind(L.circleMarker([r.y, r.x], {radius: 5, color: "#364fc7", weight: 1,
-                                              fillColor: "#748ffc", fillOpacity: 0.8}), r)
-        .addTo(group);
+                                              fillColor: "#748ffc", fillOpacity: 0.8}), r,
+                  "communes").addTo(group);
     });
     return group;
   };
@@ -526,6 +550,21 @@
     });
   }
 
+  /* Links inside popups ("near here" lists) open features on this map. */
+  function wireLinks(popup) {
+    var node = popup.getElement();
+    if (!node) { return; }
+    node.querySelectorAll("a[data-ocop-open]").forEach(function (a) {
+      a.addEventListener("click", function (ev) {
+        ev.preventDefault();
+        var parts = a.getAttribute("data-ocop-open").split(":");
+        OcopMap.state.sel = parts[0] + ":" + parts[1];
+        OcopMap.open(parts[0], parts[1]);
+        writeUrl();
+      });
+    });
+  }
+
   /* ---- putting it together ------------------------------------------------------------ */
 
   OcopMap.decorate = function (map, opts) {
@@ -579,18 +618,7 @@
     if (chosen.indexOf("locate") >= 0 && !opts.static) { buildLocate(map); }
     opts.attributions.forEach(function (a) { map.attributionControl.addAttribution(a); });
 
-    // Links inside popups ("near here" lists) open features on this map.
     map.on("popupopen", function (e) {
-      var node = e.popup.getElement();
-      node.querySelectorAll("a[data-ocop-open]").forEach(function (a) {
-        a.addEventListener("click", function (ev) {
-          ev.preventDefault();
-          var parts = a.getAttribute("data-ocop-open").split(":");
-          OcopMap.state.sel = parts[0] + ":" + parts[1];
-          OcopMap.open(parts[0], parts[1]);
-          writeUrl();
-        });
-      });
       var id = e.popup._source && e.popup._source.options.ocopId;
       Object.keys(OcopMap.markers).forEach(function (key) {
         if (OcopMap.markers[key].indexOf(e.popup._source) >= 0) {

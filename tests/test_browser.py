@@ -18,7 +18,7 @@ COUNT_JS = """() => ({
 def open_popup(w, key, fid):
     """Open a feature's popup the way the app does (zooming into its cluster) and return it."""
     assert w.page.evaluate("([k, id]) => OcopMap.open(k, id)", [key, fid])
-    w.page.wait_for_selector(".leaflet-popup-content", timeout=10000)
+    w.page.wait_for_selector(".leaflet-popup-content .ocop-popup", timeout=10000)
     return w.page.locator(".leaflet-popup-content")
 
 
@@ -95,7 +95,7 @@ def test_search_without_accents_opens_the_product(watch, live_server):
     w.page.keyboard.press("ArrowDown")
     w.page.keyboard.press("ArrowUp")
     w.page.keyboard.press("Enter")
-    popup = w.page.wait_for_selector(".leaflet-popup-content", timeout=10000)
+    popup = w.page.wait_for_selector(".leaflet-popup-content .ocop-popup", timeout=10000)
     assert first.splitlines()[0] in popup.inner_text()
     assert "sel=products" in w.page.url
     # đ folds to d: "do son" finds the district Đồ Sơn.
@@ -147,7 +147,7 @@ def test_permalink_reopens_the_same_map(watch, live_server, app):
     assert "sel=products" in link and "stars=4" in link and "view=" in link
     again = watch()
     again.page.goto(link)
-    again.page.wait_for_selector(".leaflet-popup-content", timeout=10000)
+    again.page.wait_for_selector(".leaflet-popup-content .ocop-popup", timeout=10000)
     assert target["name_en"] in again.page.locator(".leaflet-popup-content").inner_text()
     assert again.page.is_checked("input[name=stars][value='4']")
     assert again.page.evaluate("() => OcopMap.layers.products.getLayers().length") == \
@@ -158,8 +158,10 @@ def test_permalink_reopens_the_same_map(watch, live_server, app):
 
 def test_destination_popup_lists_nearby_products_that_open(watch, live_server, app):
     w = load_map(watch, live_server.url)
-    dest = w.page.evaluate("""() => OcopMap.rows.destinations.find(
-        r => r.popup.includes('data-ocop-open="products:')).id""")
+    dest = w.page.evaluate("""async () => {
+        const url = OcopMap.opts.urls.popups.replace('{layer}', 'destinations');
+        const all = await fetch(url).then(r => r.json());
+        return Object.keys(all).find(id => all[id].includes('data-ocop-open="products:')); }""")
     popup = open_popup(w, "destinations", dest)
     assert "km" in popup.inner_text()
     link = popup.locator("a[data-ocop-open^='products:']").first

@@ -344,3 +344,35 @@ def test_import_killed_at_random_points_leaves_old_or_new(tmp_path, data_copy):
             assert out.ok and snapshot(data_copy) == new
     print("outcomes after kills:", sorted(seen))
     assert seen  # both outcomes usually appear; either is correct
+
+
+@pytest.mark.parametrize("suffix,driver", [(".gpkg", "GPKG"), (".kml", "KML")])
+def test_geopackage_and_kml(data_copy, tmp_path, suffix, driver):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    gdf = gpd.GeoDataFrame(
+        {"id": ["gis-1"], "name": ["Nem"], "name_en": ["Spring rolls"], "category": ["food"],
+         "stars": [3], "district": ["Cát Hải"],
+         "address": ["Thị trấn Cát Hải, Huyện Cát Hải, Thành phố Hải Phòng"],
+         "source": ["QĐ 3"]}, geometry=[Point(106.89, 20.80)], crs="EPSG:4326")
+    path = tmp_path / f"products{suffix}"
+    gdf.to_file(path, driver=driver, engine="pyogrio")
+    out = importer.import_file(data_copy, path)
+    assert out.ok and out.version, [str(p) for p in out.problems]
+    assert _feature(data_copy, "gis-1")["properties"]["stars"] == 3
+
+
+def test_hai_phong_local_vn2000_zone(data_copy, tmp_path):
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs("EPSG:4326", importer.resolve_crs("VN2000-HP"),
+                                always_xy=True).transform(106.89, 20.80)
+    path = tmp_path / "local.csv"
+    path.write_text("id,name,name_en,category,stars,district,address,source,x,y\n"
+                    f"hp-1,Mắm,Sauce,food,3,Cát Hải,\"Thị trấn Cát Hải, Huyện Cát Hải\",QĐ,"
+                    f"{x:.2f},{y:.2f}\n", encoding="utf-8")
+    out = importer.import_file(data_copy, path, crs="VN2000-HP")
+    assert out.ok, [str(p) for p in out.problems]
+    lon, lat = _feature(data_copy, "hp-1")["geometry"]["coordinates"]
+    assert abs(lon - 106.89) < 1e-5 and abs(lat - 20.80) < 1e-5

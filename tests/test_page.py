@@ -22,6 +22,14 @@ def full_page(client, url: str = "/", **kw) -> str:
     return shell + client.get(map_script_url(shell)).get_data(as_text=True)
 
 
+def popups(client, url: str = "/") -> dict:
+    """{layer: {id: popup HTML}} as the map fetches them."""
+    script = full_page(client, url)
+    template = json.loads(re.search(r'"popups":("[^"]+")', script).group(1))
+    return {layer: client.get(template.replace("{layer}", layer)).get_json()
+            for layer in ("products", "destinations", "communes")}
+
+
 def test_page_renders_with_districts_products_and_destinations(client, app):
     r = client.get("/?lang=vi")
     assert r.status_code == 200 and r.mimetype == "text/html"
@@ -31,7 +39,10 @@ def test_page_renders_with_districts_products_and_destinations(client, app):
     assert "Bản đồ sản phẩm OCOP Hải Phòng" in html
     for name in st.dataset.districts["full_name"]:
         assert name in html
-    assert html.count('"popup":') == len(st.products) + len(st.dataset.destinations) + 114
+    p = popups(client, "/?lang=vi")
+    assert set(p["products"]) == set(st.products.index)
+    assert set(p["destinations"]) == set(st.dataset.destinations.index)
+    assert len(p["communes"]) == 114
     assert "geoBoundaries" in html and "OpenStreetMap" in html
 
 
@@ -100,7 +111,7 @@ def test_etag_304_and_gzip(client):
     assert client.get(url, headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
 
 
-HTML_FIELDS = ("popup", "tooltip")   # set as innerHTML by static/ocop-map.js
+HTML_FIELDS = ("tooltip",)          # set as innerHTML by static/ocop-map.js (and popups)
 TEXT_FIELDS = ("title", "sub")       # set through textContent / DOM properties only
 
 
@@ -111,7 +122,9 @@ def layer_payloads(html: str) -> dict:
 
 
 def test_hostile_text_is_escaped_in_every_field(hostile_app):
-    html = full_page(hostile_app.test_client())
+    client = hostile_app.test_client()
+    html = full_page(client)
+    layer_popups = popups(client)
     assert HOSTILE not in html
     assert not re.search(r"<img[^>]*onerror", html)
     assert "`</script>" not in html
@@ -123,7 +136,10 @@ def test_hostile_text_is_escaped_in_every_field(hostile_app):
         for field in HTML_FIELDS:
             for bad in ("<img", "<script", "`", "${", "\\"):
                 assert bad not in row[field], (field, bad)
-        assert escape(HOSTILE) in row["popup"]
+        popup = layer_popups["products" if "c" in row else "destinations"][row["id"]]
+        for bad in ("<img", "<script", "`", "${", "\\"):
+            assert bad not in popup, bad
+        assert escape(HOSTILE) in popup
         assert row["title"] == HOSTILE  # raw text, shown by Leaflet as a DOM property
 
 

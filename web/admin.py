@@ -233,7 +233,7 @@ def apply():
         return _page(message="That upload is gone; check the file again."), 400
     try:
         out = importer.import_file(current_app.config["DATA_DIR"], found[0],
-                                   note=f"web import by admin", **_opts(request.form))
+                                   note="web import by admin", **_opts(request.form))
     except StoreError as e:
         return _page(message=str(e)), 409
     if out.ok and out.version:

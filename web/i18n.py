@@ -95,6 +95,7 @@ MESSAGES = {
     'control_layers': _l('Layer switch'),
     'control_locate': _l('Near me'),
     'control_zoom': _l('Zoom buttons'),
+    'popup_unavailable': _l('Details could not be loaded; please try again.'),
 }
 
 # Each language's own name, for the switch: not translated, by design.

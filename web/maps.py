@@ -10,7 +10,7 @@ from flask_babel import get_locale
 
 from geo.categories import CATEGORIES, STARS
 from geo.mapbuild import HEAD_SLOT, NONCE, MapConfig, build_map, page_parts
-from geo.text import escape
+from geo.text import escape, script_json
 
 from . import assets, exports
 from .i18n import AUTONYMS, LANGS, messages
@@ -22,6 +22,7 @@ from .state import state
 bp = Blueprint("maps", __name__)
 MODES = ("full", "embed")
 EMBED_SIZE = (800, 600)  # oEmbed default width, height
+YEAR = 365 * 24 * 3600   # versioned URLs never change
 
 
 def page_lang() -> str:
@@ -39,7 +40,9 @@ def map_config(lang: str, mode: str) -> MapConfig:
                            "list": url_for("pages.list_view"),
                            "nearby": url_for("pages.nearby"),
                            "full": url_for("maps.index"),
-                           "embed": url_for("maps.embed")},
+                           "embed": url_for("maps.embed"),
+                           "popups": url_for("maps.popups", version=state().version, lang=lang,
+                                             layer="LAYER").replace("LAYER", "{layer}")},
                      mode=mode)
 
 
@@ -52,14 +55,16 @@ def _parts(lang: str, mode: str):
         m = build_map(st.dataset, st.products, st.collections["destinations"].frame, st.counts,
                       map_config(lang, mode))
         shell, script = page_parts(m, lang, script_url)
-        return shell, make_cached(script.encode("utf-8"), "text/javascript", st.version)
+        popups = {layer: make_cached(script_json(p).encode("utf-8"), "application/json",
+                                     st.version) for layer, p in m.ocop_popups.items()}
+        return shell, make_cached(script.encode("utf-8"), "text/javascript", st.version), popups
 
     return st.cached(("map", lang, mode), build)
 
 
 def _page(mode: str):
     lang = page_lang()
-    shell, _ = _parts(lang, mode)
+    shell, _, _ = _parts(lang, mode)
     oembed = url_for("maps.oembed", url=request.url, format="json", _external=True)
     head = (f'<link rel="alternate" type="application/json+oembed" href="{escape(oembed)}" '
             f'title="{escape(messages()["title"])}">')
@@ -87,8 +92,20 @@ def script(version: str, lang: str, mode: str):
     st = state()
     if version != st.version or lang not in LANGS or mode not in MODES:
         abort(404)
-    _, cached = _parts(lang, mode)
-    return serve(cached, max_age=365 * 24 * 3600)
+    _, cached, _ = _parts(lang, mode)
+    return serve(cached, max_age=YEAR)
+
+
+@bp.get("/map/<version>/<lang>/popups-<layer>.json")
+def popups(version: str, lang: str, layer: str):
+    """Popup HTML of one layer, fetched by the map on the first popup it opens."""
+    st = state()
+    if version != st.version or lang not in LANGS:
+        abort(404)
+    cached = _parts(lang, "full")[2].get(layer)
+    if cached is None:
+        abort(404)
+    return serve(cached, max_age=YEAR)
 
 
 def _our_map_url(url: str) -> str | None:

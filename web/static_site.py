@@ -18,6 +18,7 @@ from flask.cli import with_appcontext
 
 from geo.export import FORMATS, export
 from geo.mapbuild import HEAD_SLOT, NONCE, MapConfig, build_map, page_parts
+from geo.text import script_json
 
 from .assets import PACKAGES
 from .i18n import AUTONYMS, LANGS
@@ -44,7 +45,8 @@ def _static_config(lang: str, mode: str, labels: dict) -> MapConfig:
                      other_lang_url=page_name(other, mode), other_lang_name=AUTONYMS[other],
                      urls={"exports": "export/", "full": page_name(lang, "full"),
                            "embed": page_name(lang, "embed"),
-                           "otherLang": page_name(other, mode)},
+                           "otherLang": page_name(other, mode),
+                           "popups": f"popups-{lang}-{{layer}}.json"},
                      mode=mode, static=True)
 
 
@@ -73,6 +75,8 @@ def build_steps(out: Path):
                 shell = shell.replace(f' nonce="{NONCE}"', "").replace(HEAD_SLOT, "")
                 _write(out / page_name(lang, mode), shell.encode("utf-8"))
                 _write(out / script_name, script.encode("utf-8"))
+                for layer, popups in m.ocop_popups.items():
+                    _write(out / f"popups-{lang}-{layer}.json", script_json(popups).encode())
             steps.append((f"page {page_name(lang, mode)}", page))
     for name, col in st.collections.items():
         for fmt in FORMATS:
