@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from .categories import STARS
@@ -17,29 +18,30 @@ def locate_districts(points: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> g
 
     A point in two overlapping polygons counts for its stated district when that is one of
     them; a point in none is given the nearest district within NEAREST_MAX_M and flagged.
+    Vectorised: one spatial-index query for all points (a million takes seconds).
     """
     out = points.copy()
-    polys = districts[["code", "geometry"]]
-    hits = gpd.sjoin(points[["district_code", "geometry"]], polys, how="left",
-                     predicate="within")
-    chosen: dict[str, str | None] = {}
-    for idx, group in hits.groupby(level=0, sort=False):
-        codes = [c for c in group["code"].tolist() if isinstance(c, str)]
-        stated = group["district_code"].iloc[0]
-        chosen[idx] = stated if stated in codes else (codes[0] if codes else None)
-    missing = [i for i, c in chosen.items() if c is None]
-    near: dict[str, str] = {}
-    if missing:
-        m_pts = points.loc[missing, ["geometry"]].to_crs(METRIC_CRS)
-        nearest = gpd.sjoin_nearest(m_pts, polys.to_crs(METRIC_CRS), how="left",
-                                    max_distance=NEAREST_MAX_M)
-        near = {i: c for i, c in nearest["code"].groupby(level=0).first().items()
-                if isinstance(c, str)}
-    out["spatial_district_code"] = [chosen[i] or near.get(i) for i in out.index]
-    out["district_check"] = [
-        "outside" if chosen[i] is None
-        else ("ok" if chosen[i] == out.at[i, "district_code"] else "other_district")
-        for i in out.index]
+    codes = districts["code"].to_numpy()
+    stated = points["district_code"].to_numpy()
+    pt_idx, poly_idx = districts.sindex.query(points.geometry.to_numpy(), predicate="within")
+    hit_codes = codes[poly_idx]
+    chosen = np.full(len(points), None, dtype=object)
+    # First any containing district, then prefer the stated one where it contains the point.
+    chosen[pt_idx[::-1]] = hit_codes[::-1]
+    is_stated = hit_codes == stated[pt_idx]
+    chosen[pt_idx[is_stated]] = hit_codes[is_stated]
+    inside = pd.notna(chosen)
+    final = chosen.copy()
+    if (~inside).any():
+        m_pts = points.loc[~inside, ["geometry"]].to_crs(METRIC_CRS)
+        nearest = gpd.sjoin_nearest(m_pts, districts[["code", "geometry"]].to_crs(METRIC_CRS),
+                                    how="left", max_distance=NEAREST_MAX_M)
+        near = nearest["code"].groupby(level=0, sort=False).first()
+        final[~inside] = [c if isinstance(c, str) else None
+                          for c in near.reindex(points.index[~inside])]
+    out["spatial_district_code"] = final
+    out["district_check"] = np.where(~inside, "outside",
+                                     np.where(chosen == stated, "ok", "other_district"))
     return out
 
 
