@@ -1,7 +1,7 @@
 """Build the Folium map page from an enriched dataset.
 
 Points are not one folium.Marker each (slow to render, heavy to ship): they go to the browser
-as compact rows with server-escaped popup HTML and are drawn by static/ocop-map.js into a
+as compact rows (popups apart, see layer_popups) and are drawn by static/ocop-map.js into a
 marker cluster.  Every asset URL comes from `assets`, so nothing loads from a CDN.
 """
 from __future__ import annotations
@@ -124,7 +124,6 @@ def product_rows(products, ctx: PopupContext, districts: dict[str, str]) -> list
         main = ctx.pick(r["name"], r["name_en"])[0]
         rows.append({
             "id": r["id"], "x": round(pt.x, 6), "y": round(pt.y, 6), "title": main,
-            "tooltip": f"<b>{escape(main)}</b>", "popup": product_popup(r, pt.x, pt.y, ctx),
             "c": cats.index(r["category"]), "s": r["stars"], "d": r["spatial_district_code"],
             # What the search box matches; folded here so there is one folding rule.
             "f": _search_text(r["name"], r["name_en"], r.get("producer")),
@@ -140,7 +139,6 @@ def destination_rows(destinations, ctx: PopupContext, districts: dict[str, str])
         main = ctx.pick(r["name"], r["name_en"])[0]
         rows.append({
             "id": r["id"], "x": round(pt.x, 6), "y": round(pt.y, 6), "title": main,
-            "tooltip": f"<b>{escape(main)}</b>", "popup": destination_popup(r, pt.x, pt.y, ctx),
             "k": kinds.index(r["kind"]), "d": r.get("spatial_district_code"),
             "f": _search_text(r["name"], r["name_en"]),
             "g": _search_text(districts.get(r["district_code"])),
@@ -152,11 +150,25 @@ def commune_rows(communes, ctx: PopupContext) -> list[dict]:
     rows = []
     for r, pt in _records(communes):
         rows.append({"id": r["code"], "x": round(pt.x, 5), "y": round(pt.y, 5),
-                     "title": r["full_name"], "tooltip": escape(r["full_name"]),
-                     "popup": commune_popup(r, ctx), "f": _search_text(r["full_name"]),
+                     "title": r["full_name"], "f": _search_text(r["full_name"]),
                      "g": _search_text(" ".join(r.get("former_units") or [])),
                      "sub": ctx.labels["layer_communes"]})
     return rows
+
+
+def layer_popups(dataset, products, destinations, labels: dict, lang: str) -> dict:
+    """{layer: {id: popup HTML}}.  Popups are most of the weight and of the work (the nearby
+    lists), so they are built apart from the page and fetched per layer on first open."""
+    districts = dict(zip(dataset.districts["code"], dataset.districts["full_name"]))
+    ctx = PopupContext(labels=labels, lang=lang, districts=districts,
+                       near_destinations=near_each(products, destinations),
+                       near_products=near_each(destinations, products))
+    return {
+        "products": {r["id"]: product_popup(r, pt.x, pt.y, ctx) for r, pt in _records(products)},
+        "destinations": {r["id"]: destination_popup(r, pt.x, pt.y, ctx)
+                         for r, pt in _records(destinations)},
+        "communes": {r["code"]: commune_popup(r, ctx) for r, _ in _records(dataset.communes)},
+    }
 
 
 def _legend(ctx: PopupContext, static_base: str) -> str:
@@ -216,9 +228,7 @@ def build_map(dataset, products, destinations, counts, cfg: MapConfig) -> folium
     legend, search and filters (the last two drawn by static/ocop-map.js)."""
     L, lang = cfg.labels, cfg.lang
     districts = dict(zip(dataset.districts["code"], dataset.districts["full_name"]))
-    ctx = PopupContext(labels=L, lang=lang, districts=districts,
-                       near_destinations=near_each(products, destinations),
-                       near_products=near_each(destinations, products))
+    ctx = PopupContext(labels=L, lang=lang, districts=districts)
     mainland = dataset.districts.drop(index="318", errors="ignore").total_bounds
     # No initial centre: fit_bounds sets the one view, so tiles are fetched once, not twice.
     m = OcopMap(cfg.vendor_base, location=None, tiles=None,
@@ -246,9 +256,6 @@ def build_map(dataset, products, destinations, counts, cfg: MapConfig) -> folium
     rows = {"products": product_rows(products, ctx, districts),
             "destinations": destination_rows(destinations, ctx, districts),
             "communes": commune_rows(dataset.communes, ctx)}
-    # Popups are most of the weight: they ship in one file per layer, fetched on first open.
-    m.ocop_popups = {key: {r["id"]: r.pop("popup") for r in layer_rows}
-                     for key, layer_rows in rows.items()}
     PointLayer("productLayer", "products",
                {"categories": list(CATEGORIES), "rows": rows["products"]},
                L["layer_products"]).add_to(m)

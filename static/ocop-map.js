@@ -70,7 +70,7 @@
     marker.bindPopup(loading, {maxWidth: 300, autoPanPadding: [20, 20],
                                autoPanPaddingTopLeft: padTopLeft});
     marker.on("popupopen", function (e) { fillPopup(e.popup, layerKey, row.id); });
-    marker.bindTooltip(row.tooltip, {direction: "top", offset: [0, -10]});
+    marker.bindTooltip(el("b", {}, row.title), {direction: "top", offset: [0, -10]});
     marker.options.ocopId = row.id;
     return marker;
   }

@@ -111,8 +111,7 @@ def test_etag_304_and_gzip(client):
     assert client.get(url, headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
 
 
-HTML_FIELDS = ("tooltip",)          # set as innerHTML by static/ocop-map.js (and popups)
-TEXT_FIELDS = ("title", "sub")       # set through textContent / DOM properties only
+TEXT_FIELDS = ("title", "sub")       # rows: set through textContent / DOM properties only
 
 
 def layer_payloads(html: str) -> dict:
@@ -133,9 +132,6 @@ def test_hostile_text_is_escaped_in_every_field(hostile_app):
     rows = payloads["productLayer"]["rows"] + payloads["destinationLayer"]["rows"]
     assert len(rows) == 12 + 4
     for row in rows:
-        for field in HTML_FIELDS:
-            for bad in ("<img", "<script", "`", "${", "\\"):
-                assert bad not in row[field], (field, bad)
         popup = layer_popups["products" if "c" in row else "destinations"][row["id"]]
         for bad in ("<img", "<script", "`", "${", "\\"):
             assert bad not in popup, bad

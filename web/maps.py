@@ -9,7 +9,7 @@ from flask import (Blueprint, Response, abort, current_app, jsonify, render_temp
 from flask_babel import get_locale
 
 from geo.categories import CATEGORIES, STARS
-from geo.mapbuild import HEAD_SLOT, NONCE, MapConfig, build_map, page_parts
+from geo.mapbuild import HEAD_SLOT, NONCE, MapConfig, build_map, layer_popups, page_parts
 from geo.text import escape, script_json
 
 from . import assets, exports
@@ -55,16 +55,27 @@ def _parts(lang: str, mode: str):
         m = build_map(st.dataset, st.products, st.collections["destinations"].frame, st.counts,
                       map_config(lang, mode))
         shell, script = page_parts(m, lang, script_url)
-        popups = {layer: make_cached(script_json(p).encode("utf-8"), "application/json",
-                                     st.version) for layer, p in m.ocop_popups.items()}
-        return shell, make_cached(script.encode("utf-8"), "text/javascript", st.version), popups
+        return shell, make_cached(script.encode("utf-8"), "text/javascript", st.version)
 
     return st.cached(("map", lang, mode), build)
 
 
+def _popups(lang: str) -> dict:
+    """{layer: cached JSON of its popups}, built once per data version and language."""
+    st = state()
+
+    def build():
+        all_popups = layer_popups(st.dataset, st.products, st.collections["destinations"].frame,
+                                  messages(), lang)
+        return {layer: make_cached(script_json(p).encode("utf-8"), "application/json",
+                                   st.version) for layer, p in all_popups.items()}
+
+    return st.cached(("popups", lang), build)
+
+
 def _page(mode: str):
     lang = page_lang()
-    shell, _, _ = _parts(lang, mode)
+    shell, _ = _parts(lang, mode)
     oembed = url_for("maps.oembed", url=request.url, format="json", _external=True)
     head = (f'<link rel="alternate" type="application/json+oembed" href="{escape(oembed)}" '
             f'title="{escape(messages()["title"])}">')
@@ -92,7 +103,7 @@ def script(version: str, lang: str, mode: str):
     st = state()
     if version != st.version or lang not in LANGS or mode not in MODES:
         abort(404)
-    _, cached, _ = _parts(lang, mode)
+    _, cached = _parts(lang, mode)
     return serve(cached, max_age=YEAR)
 
 
@@ -102,7 +113,7 @@ def popups(version: str, lang: str, layer: str):
     st = state()
     if version != st.version or lang not in LANGS:
         abort(404)
-    cached = _parts(lang, "full")[2].get(layer)
+    cached = _popups(lang).get(layer)
     if cached is None:
         abort(404)
     return serve(cached, max_age=YEAR)

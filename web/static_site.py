@@ -17,7 +17,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from geo.export import FORMATS, export
-from geo.mapbuild import HEAD_SLOT, NONCE, MapConfig, build_map, page_parts
+from geo.mapbuild import HEAD_SLOT, NONCE, MapConfig, build_map, layer_popups, page_parts
 from geo.text import script_json
 
 from .assets import PACKAGES
@@ -75,8 +75,11 @@ def build_steps(out: Path):
                 shell = shell.replace(f' nonce="{NONCE}"', "").replace(HEAD_SLOT, "")
                 _write(out / page_name(lang, mode), shell.encode("utf-8"))
                 _write(out / script_name, script.encode("utf-8"))
-                for layer, popups in m.ocop_popups.items():
-                    _write(out / f"popups-{lang}-{layer}.json", script_json(popups).encode())
+                if mode == "full":
+                    popups = layer_popups(st.dataset, st.products,
+                                          st.collections["destinations"].frame, labels, lang)
+                    for layer, p in popups.items():
+                        _write(out / f"popups-{lang}-{layer}.json", script_json(p).encode())
             steps.append((f"page {page_name(lang, mode)}", page))
     for name, col in st.collections.items():
         for fmt in FORMATS:
