@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from urllib.parse import urlencode, urlsplit
 
 from babel.numbers import format_decimal
@@ -65,8 +66,17 @@ def near_html(items: list[Near], layer: str, heading: str, ctx: PopupContext) ->
     return f'<div class="ocop-near"><h3>{title}</h3><ul>{lis}</ul></div>'
 
 
-def _notes(rec: dict, L: dict) -> str:
+CERTIFICATE_MONTHS = 36
+
+
+def _notes(rec: dict, L: dict, today: date | None = None) -> str:
     notes = []
+    year = rec.get("certified_year")
+    today = today or date.today()
+    # Only the year is known for most products: say "may have expired" once even the
+    # latest date in that year is past the 36 months.
+    if isinstance(year, int) and date(year + CERTIFICATE_MONTHS // 12, 12, 31) < today:
+        notes.append(L["certificate_may_have_expired"].format(year=year))
     if rec["location_precision"] in ("commune", "district"):
         notes.append(L[f"precision_{rec['location_precision']}"])
     if rec.get("district_check") not in (None, "ok"):

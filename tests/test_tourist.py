@@ -74,3 +74,17 @@ def test_language_follows_lang_then_accept_language(client):
     assert '<html lang="en">' in html
     html = client.get("/list", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert '<html lang="vi">' in html
+
+
+def test_popups_warn_when_a_certificate_may_have_expired(app):
+    from datetime import date
+
+    from geo.popups import _notes
+    from web.i18n import messages
+
+    with app.test_request_context("/?lang=en"):
+        labels = messages()
+    rec = {"location_precision": "exact", "certified_year": 2019}
+    assert "may have expired" in _notes(rec, labels, today=date(2023, 1, 1))
+    assert "may have expired" not in _notes(rec, labels, today=date(2022, 12, 31))
+    assert "may have expired" not in _notes({"location_precision": "exact"}, labels)

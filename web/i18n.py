@@ -124,6 +124,7 @@ MESSAGES = {
     'hb_generated': _l("Built from the web map's data (version {version}) on {date}: {url}"),
     'hb_pdf': _l('Download the handbook as PDF'),
     'hb_empty': _l('No product matches these filters.'),
+    'certificate_may_have_expired': _l('Certified in {year}: the certificate (valid 36 months) may have expired.'),
 }
 
 # Each language's own name, for the switch: not translated, by design.
