@@ -116,7 +116,7 @@ def api():
     st = state()
 
     def make(base, fmt):
-        return ogc.openapi(st.collections, base, set(st.dataset.districts["code"]), list(KINDS),
+        return ogc.openapi(st.collections, base, st.district_codes, list(KINDS),
                            list(CATEGORIES), list(STARS))
 
     return document("api", make, "ogc/api.html", ogc.OPENAPI)
@@ -151,7 +151,7 @@ def items(cid: str):
     if c is None:
         return unknown_collection()
     try:
-        q = ogc.parse_items_query(query_pairs(), cid, set(st.dataset.districts["code"]),
+        q = ogc.parse_items_query(query_pairs(), cid, st.district_codes,
                                   set(KINDS))
         fmt = ogc.output_format(ogc.QueryArgs(query_pairs()), negotiated())
     except FilterError as e:

@@ -57,7 +57,7 @@ def list_view():
     ctx, error = _page_context(lang), None
     prods, dests = st.collections["products"], st.collections["destinations"]
     try:
-        pf = parse_filter(request.args, "products", set(st.dataset.districts["code"]))
+        pf = parse_filter(request.args, "products", st.district_codes)
         df = Filter(districts=pf.districts, q=pf.q, bbox=pf.bbox, near=pf.near,
                     radius_km=pf.radius_km)
     except FilterError as e:

@@ -1,6 +1,7 @@
 """The loaded data and its derived forms, built once per data version and shared by pages."""
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -26,6 +27,11 @@ class State:
     @property
     def version(self) -> str:
         return self.dataset.version
+
+    @functools.cached_property
+    def district_codes(self) -> frozenset:
+        """Known district codes, for checking filter parameters on every request."""
+        return frozenset(self.dataset.districts["code"])
 
     @property
     def products(self):
