@@ -16,6 +16,7 @@ from web.i18n import DEFAULT_LANG, select_locale
 from web.state import build_state
 from web import cli as ocop_cli
 from web import static_site
+from web import handbook as handbook_web
 
 ROOT = Path(__file__).resolve().parent
 
@@ -59,4 +60,5 @@ def create_app(config: dict | None = None) -> Flask:
     register_security_headers(app)
     ocop_cli.init_app(app)
     static_site.init_app(app)
+    handbook_web.init_app(app)
     return app

@@ -21,7 +21,9 @@ sent.  A one-second warm-up comes first, so the first request of each worker (wh
 the app's cached response) is not counted.  Then the app's endpoint and pygeoapi's are loaded
 in alternating rounds (--rounds, 5 by default, splitting --seconds), and each figure is the
 median over the rounds: a burst of other work on the machine then falls on both servers and
-moves a median little.  Requests carry `Accept: application/geo+json`; a second pass adds
+moves a median little.  After each load run it waits for the server to work off the requests
+still queued, and a slow endpoint (pygeoapi with thousands of products) gets fewer, longer
+rounds and a longer time-out, never more than --seconds in all.  Requests carry `Accept: application/geo+json`; a second pass adds
 `Accept-Encoding: gzip` (pygeoapi's `gzip` setting is on, so both servers compress when asked).
 
 Target from the project's issue: at least 5 times pygeoapi's requests per second on
@@ -56,7 +58,8 @@ HOST = "127.0.0.1"           # the only address this benchmark talks to
 TARGET = 5.0                 # app / pygeoapi requests per second
 START_TIMEOUT = 180          # seconds for a server to answer after it is started
 WARMUP_SECONDS = 1
-REQUEST_TIMEOUT = 10         # seconds, per request
+REQUEST_TIMEOUT = 10         # seconds, per request under load (raised for slow endpoints)
+PROBE_TIMEOUT = 300          # seconds for one request to an otherwise idle server
 PY_MAX_REQUESTS = 2_000_000  # the Python generator's cap per run, besides --seconds
 ACCEPT = {"Accept": "application/geo+json"}
 VARIANTS = {"identity": {**ACCEPT, "Accept-Encoding": "identity"},
@@ -103,8 +106,10 @@ def decoded(headers: dict, body: bytes) -> bytes:
 class Server:
     """A gunicorn in its own process group, so that stopping it stops its workers too."""
 
-    def __init__(self, name: str, cmd: list[str], env: dict, log: Path, port: int):
+    def __init__(self, name: str, cmd: list[str], env: dict, log: Path, port: int,
+                 idle_path: str):
         self.name, self.cmd, self.env, self.log, self.port = name, cmd, env, log, port
+        self.idle_path = idle_path   # a cheap URL, to wait until the server has caught up
         self.proc: subprocess.Popen | None = None
         self._log_file = None
 
@@ -273,9 +278,9 @@ class Load:
 
 
 def run_wrk(port: int, path: str, headers: dict, seconds: int, connections: int,
-            script: Path) -> Load:
+            script: Path, timeout: int = REQUEST_TIMEOUT) -> Load:
     cmd = ["wrk", f"-t{max(1, min(2, connections))}", f"-c{connections}", f"-d{seconds}s",
-           "--timeout", f"{REQUEST_TIMEOUT}s", "-s", str(script)]
+           "--timeout", f"{timeout}s", "-s", str(script)]
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
     cmd.append(f"http://{HOST}:{port}{path}")
@@ -289,7 +294,8 @@ def run_wrk(port: int, path: str, headers: dict, seconds: int, connections: int,
                 d["p99_us"] / 1000, int(errors))
 
 
-def run_python(port: int, path: str, headers: dict, seconds: float, connections: int) -> Load:
+def run_python(port: int, path: str, headers: dict, seconds: float, connections: int,
+               timeout: int = REQUEST_TIMEOUT) -> Load:
     """Threads, each with one keep-alive connection (reopened when the server closes it)."""
     start = time.perf_counter()
     deadline = start + seconds
@@ -303,7 +309,7 @@ def run_python(port: int, path: str, headers: dict, seconds: float, connections:
             if time.perf_counter() >= deadline:
                 break
             if conn is None:
-                conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT)
+                conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
             t0 = time.perf_counter()
             try:
                 conn.request("GET", path, headers=headers)
@@ -328,7 +334,7 @@ def run_python(port: int, path: str, headers: dict, seconds: float, connections:
     for t in threads:
         t.start()
     for t in threads:
-        t.join(max(0.0, deadline - time.perf_counter()) + REQUEST_TIMEOUT + 5)
+        t.join(max(0.0, deadline - time.perf_counter()) + timeout + 5)
     elapsed = time.perf_counter() - start
     lat = sorted(x for per in latencies for x in per)
     if not lat:
@@ -354,6 +360,7 @@ class Result:
     load: "Combined | None" = None
     size: int | None = None       # bytes of one response body as sent
     features: int | None = None
+    alone_s: float = 0.0          # seconds for that one response, the server otherwise idle
 
 
 @dataclass
@@ -388,26 +395,64 @@ class Bench:
         self.wrk_script.write_text(WRK_SCRIPT)
         self.rounds = min(args.rounds, args.seconds)
         self.slice = args.seconds // self.rounds   # whole seconds: wrk takes no fractions
+        self.notes: list[str] = []
 
-    def load(self, port: int, path: str, headers: dict, seconds: int) -> Load:
+    def load(self, server: Server, path: str, headers: dict, seconds: int,
+             timeout: int) -> Load:
         if self.loader == "wrk":
-            return run_wrk(port, path, headers, seconds, self.args.connections, self.wrk_script)
-        return run_python(port, path, headers, seconds, self.args.connections)
+            ld = run_wrk(server.port, path, headers, seconds, self.args.connections,
+                         self.wrk_script, timeout)
+        else:
+            ld = run_python(server.port, path, headers, seconds, self.args.connections, timeout)
+        self.drain(server)
+        return ld
+
+    @staticmethod
+    def drain(server: Server) -> None:
+        """Wait until the server has worked off the requests still queued when the load
+        stopped (a sync worker answers them even though nobody reads the answers), so that
+        they do not run into the next measurement."""
+        try:
+            fetch(server.port, server.idle_path, timeout=PROBE_TIMEOUT)
+        except OSError:
+            pass
 
     @staticmethod
     def probe(server: Server, path: str, variant: str) -> Result:
-        """One request: is it there (200), how big, how many features."""
+        """One request: is it there (200), how big, how many features, how long alone."""
+        t0 = time.perf_counter()
         try:
-            status, h, body = fetch(server.port, path, VARIANTS[variant])
+            status, h, body = fetch(server.port, path, VARIANTS[variant], timeout=PROBE_TIMEOUT)
         except OSError as e:
             return Result(False, note=f"no answer ({e.__class__.__name__})")
+        alone = time.perf_counter() - t0
         if status != 200:
             return Result(False, note=f"not available (HTTP {status})")
         try:
             features = len(json.loads(decoded(h, body))["features"])
         except (ValueError, KeyError, TypeError, OSError):
             features = None
-        return Result(True, size=len(body), features=features)
+        return Result(True, size=len(body), features=features, alone_s=alone)
+
+    def plan(self, sides: list) -> tuple[int, int, int, str]:
+        """Rounds, seconds per round and request time-out for one row.
+
+        Under load a request waits for the ones ahead of it: about connections / workers
+        times its time alone.  A round shorter than two such waits would count almost
+        nothing, so a slow endpoint gets fewer, longer rounds (never more than --seconds in
+        all), and a time-out well above that wait."""
+        alone = max((res.alone_s for _, _, res in sides), default=0.0)
+        wait = math.ceil(self.args.connections / self.args.workers) * alone
+        rounds = self.rounds
+        while rounds > 1 and self.args.seconds // rounds < 2 * wait:
+            rounds -= 1
+        timeout = max(REQUEST_TIMEOUT, math.ceil(3 * wait))
+        note = ""
+        if self.args.seconds < 2 * wait:
+            note = (f"a request waits about {wait:.1f} s under this load; --seconds "
+                    f"{self.args.seconds} is too short for a steady figure (try "
+                    f"--seconds {math.ceil(4 * wait)})")
+        return rounds, self.args.seconds // rounds, timeout, note
 
     def measure(self, app: Server, pyg: Server, row: Row, variant: str):
         """Both sides of a row, in alternating rounds (app, pygeoapi, app, ...), so that
@@ -418,17 +463,24 @@ class Bench:
         results = [self.probe(app, row.app_path, variant), self.probe(pyg, row.pyg_path, variant)]
         sides = [(server, path, res) for server, path, res in
                  zip((app, pyg), (row.app_path, row.pyg_path), results) if res.available]
+        rounds, seconds, timeout, note = self.plan(sides)
+        if rounds != self.rounds:
+            note = (f"slow endpoint: {rounds} round(s) of {self.args.seconds // rounds} s"
+                    + (f"; {note}" if note else ""))
+        if note:
+            self.notes.append(f"{variant} {row.label}: {note}")
         print(f"  {variant:8} {row.label:27}", end="", flush=True)
         for server, path, _ in sides:   # the first request of each worker is not counted
-            self.load(server.port, path, headers, WARMUP_SECONDS)
+            self.load(server, path, headers, WARMUP_SECONDS, timeout)
         loads: list[list[Load]] = [[] for _ in sides]
-        for _ in range(self.rounds):
+        for _ in range(rounds):
             for i, (server, path, _) in enumerate(sides):
-                loads[i].append(self.load(server.port, path, headers, self.slice))
+                loads[i].append(self.load(server, path, headers, seconds, timeout))
         for (_, _, res), per in zip(sides, loads):
             res.load = Combined.of(per)
         print("  ".join(f"{n} {r.load.rps:,.0f} req/s" if r.available else f"{n} {r.note}"
-                        for n, r in zip(("app", "pygeoapi"), results)), flush=True)
+                        for n, r in zip(("app", "pygeoapi"), results))
+              + (f"  ({rounds} x {seconds} s)" if rounds != self.rounds else ""), flush=True)
         return results[0], results[1]
 
 
@@ -441,7 +493,8 @@ def start_servers(args, tmp: Path, data_dir: Path, pyg_python: Path, servers: li
     while pyg_port == app_port:
         pyg_port = free_port()
     app = Server("app", gunicorn_cmd(sys.executable, args.workers, app_port, "app:create_app()"),
-                 clean_env(OCOP_DATA_DIR=str(data_dir)), tmp / "app.log", app_port)
+                 clean_env(OCOP_DATA_DIR=str(data_dir)), tmp / "app.log", app_port,
+                 "/export/districts.geojson")
     servers.append(app)
     app.start()
     app.wait_ready("/export/districts.geojson")
@@ -452,7 +505,7 @@ def start_servers(args, tmp: Path, data_dir: Path, pyg_python: Path, servers: li
     for name, id_field, title in (("products", "id", "OCOP products"),
                                   ("districts", "code", "Districts")):
         status, _, body = fetch(app.port, f"/export/{name}.geojson", VARIANTS["identity"],
-                                timeout=120)
+                                timeout=PROBE_TIMEOUT)
         if status != 200:
             raise RuntimeError(f"the app answered HTTP {status} for /export/{name}.geojson")
         fc = json.loads(body)
@@ -472,7 +525,7 @@ def start_servers(args, tmp: Path, data_dir: Path, pyg_python: Path, servers: li
         raise RuntimeError(f"pygeoapi openapi generate failed:\n{gen.stderr[-3000:]}")
     pyg = Server("pygeoapi", gunicorn_cmd(pyg_python, args.workers, pyg_port,
                                           "pygeoapi.flask_app:APP"),
-                 env, tmp / "pygeoapi.log", pyg_port)
+                 env, tmp / "pygeoapi.log", pyg_port, "/conformance?f=json")
     servers.append(pyg)
     pyg.start()
     pyg.wait_ready("/collections/districts/items?limit=1&f=json")
@@ -687,6 +740,8 @@ def main(argv=None) -> int:
         print(f"  {row.label:27} {row.app_path} | {row.pyg_path}")
     print("bytes: one response body as sent (gzip variant: compressed); feat: features in it;")
     print("err: socket errors and HTTP errors during the run; latencies per request.")
+    for note in bench.notes:
+        print(f"Note: {note}")
     print()
     text, met = verdict(results)
     print(text)

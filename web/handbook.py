@@ -158,6 +158,8 @@ def handbook_command(out, lang, district, category, stars, base_url):
             raise click.ClickException(f"--{e.parameter}: {e}") from None
         n = len(apply_filter(state().products, f, ()))
         path = Path(out)
+        if not path.parent.is_dir():
+            raise click.ClickException(f"no such directory: {path.parent}")
         tmp = path.with_name(path.name + ".part")
         build_pdf(lang, f, base, target=str(tmp))
         tmp.replace(path)

@@ -1,0 +1,245 @@
+"""The printable handbook: /handbook, /handbook.pdf and `flask --app app ocop handbook`.
+
+The PDF is read back with Debian's poppler-utils (pdftotext, pdftoppm, pdffonts) and its QR
+codes are decoded with zxing-cpp from the rendered pages.
+"""
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from app import create_app
+from geo.handbook import offline_fetcher, permalink, qr_image, vi_key, vi_sorted
+from tests.synthetic import HOSTILE, write_dataset
+
+POPPLER = shutil.which("pdftotext") and shutil.which("pdftoppm")
+needs_poppler = pytest.mark.skipif(not POPPLER, reason="needs Debian's poppler-utils")
+BASE = "http://handbook.test/"
+
+
+def pdf_text(path) -> str:
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True,
+                         capture_output=True, text=True).stdout
+    return " ".join(out.split())    # names may wrap across lines
+
+
+def qr_texts(pdf, tmp_path, dpi=170) -> set[str]:
+    import zxingcpp
+    from PIL import Image
+
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(pdf), str(tmp_path / "pg")],
+                   check=True)
+    found = set()
+    for png in sorted(tmp_path.glob("pg-*.png")):
+        with Image.open(png) as im:
+            found.update(r.text for r in zxingcpp.read_barcodes(im))
+    return found
+
+
+@pytest.fixture(scope="module")
+def city_pdf(app, tmp_path_factory):
+    out = tmp_path_factory.mktemp("handbook") / "city.pdf"
+    result = app.test_cli_runner().invoke(args=["ocop", "handbook", str(out),
+                                                "--base-url", BASE])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+# -- sorting ---------------------------------------------------------------------------------
+
+def test_vietnamese_order():
+    words = ["Ưu", "Uy", "Đỗ", "Dừa", "Ăn", "An", "Âm", "Bò", "Ơi", "Ôm", "Ong", "Đa", "Dz",
+             "Ua", "Ê", "Em", "Gà"]
+    assert vi_sorted(words) == ["An", "Ăn", "Âm", "Bò", "Dừa", "Dz", "Đa", "Đỗ", "Em", "Ê",
+                                "Gà", "Ong", "Ôm", "Ơi", "Ua", "Uy", "Ưu"]
+    # tones break ties in dictionary order: none, grave, hook, tilde, acute, dot below
+    assert vi_sorted(["mạ", "má", "mã", "mả", "mà", "ma"]) == ["ma", "mà", "mả", "mã", "má", "mạ"]
+    assert vi_key("Đà") > vi_key("Dz") and vi_key("Ư") > vi_key("Uz")
+    assert vi_key("a") < vi_key("A")      # same letters: lower case first, never equal
+
+
+def test_permalink_and_qr():
+    assert permalink("http://x.vn/", "a-b", "en") == "http://x.vn/?sel=products:a-b&lang=en"
+    assert "%3C" in permalink("http://x.vn", "<b>", "vi")
+    uri = qr_image("http://x.vn/?sel=products:a&lang=vi")
+    assert uri.startswith("data:image/png;base64,")
+    zxingcpp = pytest.importorskip("zxingcpp")
+    import base64
+    import io
+
+    from PIL import Image
+    with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as im:
+        assert [r.text for r in zxingcpp.read_barcodes(im.convert("L"))] == [
+            "http://x.vn/?sel=products:a&lang=vi"]
+
+
+def test_fetcher_serves_only_our_static_files(app):
+    from geo.handbook import PDF_BASE
+
+    f = offline_fetcher(app.static_folder)
+    assert f.fetch(PDF_BASE + "static/handbook.css").read().startswith(b"/*")
+    for url in ("https://example.org/x.css", "http://127.0.0.1:5000/static/handbook.css",
+                PDF_BASE + "static/../app.py", "file:///etc/passwd"):
+        with pytest.raises(Exception):
+            f.fetch(url)
+    assert len(f.refused) >= 3
+
+
+# -- the PDF ---------------------------------------------------------------------------------
+
+@needs_poppler
+def test_every_product_is_in_the_city_pdf_with_its_diacritics(app, city_pdf):
+    text = pdf_text(city_pdf)
+    st = app.extensions["ocop"]
+    for name in st.products["name"]:
+        assert " ".join(name.split()) in text, name
+    assert "Sổ tay sản phẩm OCOP Hải Phòng" in text
+    # the cover has the city's totals as the city reports them
+    stars = [int(s) for s in st.products["stars"]]
+    line = f"{len(stars)} sản phẩm: " + ", ".join(
+        f"{stars.count(s)} sản phẩm {s} sao" for s in (3, 4, 5) if stars.count(s))
+    assert line in text
+    # the sources and licences are on the last page
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(
+        ["pdfinfo", str(city_pdf)], capture_output=True, text=True).stdout).group(1))
+    last = subprocess.run(["pdftotext", "-f", str(pages), "-l", str(pages), str(city_pdf),
+                           "-"], capture_output=True, text=True).stdout
+    assert "Nguồn dữ liệu và giấy phép" in last and "CC BY-SA 4.0" in last
+
+
+@needs_poppler
+def test_fonts_are_embedded_and_cover_vietnamese(city_pdf):
+    fonts = subprocess.run(["pdffonts", str(city_pdf)], capture_output=True, text=True).stdout
+    rows = fonts.splitlines()[2:]
+    assert rows and all(" yes " in r for r in rows), fonts
+    assert any("DejaVu" in r or "Noto" in r for r in rows), fonts
+
+
+@needs_poppler
+def test_qr_codes_open_the_products_on_the_map(app, city_pdf, tmp_path):
+    pytest.importorskip("zxingcpp")
+    st = app.extensions["ocop"]
+    expected = {f"{BASE}?sel=products:{i}&lang=vi" for i in st.products["id"]}
+    found = qr_texts(city_pdf, tmp_path)
+    assert expected <= found, sorted(expected - found)[:5]
+
+
+@needs_poppler
+def test_filtered_english_handbook(app, tmp_path):
+    pytest.importorskip("zxingcpp")
+    st = app.extensions["ocop"]
+    code = st.products["district_code"].value_counts().index[0]
+    out = tmp_path / "d.pdf"
+    result = app.test_cli_runner().invoke(args=[
+        "ocop", "handbook", str(out), "--lang", "en", "--district", code, "--base-url", BASE])
+    assert result.exit_code == 0, result.output
+    text = pdf_text(out)
+    inside = st.products[st.products["district_code"] == code]
+    outside = st.products[st.products["district_code"] != code]
+    assert len(inside) and len(outside)
+    for name in inside["name_en"]:
+        assert " ".join(name.split()) in text, name
+    for name in outside["name_en"]:
+        assert name not in text, name
+    assert "Hải Phòng OCOP handbook" in text and "Whole city:" in text
+    from geo.stats import star_line
+    assert star_line([int(s) for s in inside["stars"]]) in text
+    found = qr_texts(out, tmp_path)
+    assert {f"{BASE}?sel=products:{i}&lang=en" for i in inside["id"]} <= found
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--district", "999"], "district"),
+    (["--category", "weapons"], "category"),
+    (["--stars", "7"], "stars"),
+    (["--base-url", "ftp://x"], "base-url"),
+])
+def test_cli_refuses_bad_values(app, tmp_path, args, message):
+    out = tmp_path / "x.pdf"
+    result = app.test_cli_runner().invoke(args=["ocop", "handbook", str(out), *args])
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert not out.exists()
+
+
+@needs_poppler
+def test_first_page_renders_to_png(city_pdf, tmp_path):
+    subprocess.run(["pdftoppm", "-r", "60", "-png", "-f", "1", "-l", "1", str(city_pdf),
+                    str(tmp_path / "page")], check=True)
+    pngs = list(tmp_path.glob("page-*.png"))
+    assert len(pngs) == 1
+    from PIL import Image
+    with Image.open(pngs[0]) as im:
+        assert im.size[0] > 400 and im.size[1] > im.size[0]     # A4, portrait
+
+
+# -- the web pages ---------------------------------------------------------------------------
+
+def test_handbook_html_follows_the_filters(client, app):
+    st = app.extensions["ocop"]
+    r = client.get("/handbook?lang=en&stars=4")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    html = r.get_data(as_text=True)
+    assert "<script" not in html and "handbook.css" in html
+    for name in st.products[st.products["stars"] == 4]["name_en"]:
+        assert name in html
+    for name in st.products[st.products["stars"] == 3]["name_en"]:
+        assert name not in html
+    # the QR codes and links point at this server's map
+    assert "http://localhost/?sel=products:" in html
+    # nothing from outside: every image is ours, inline
+    assert all(src.startswith(("data:image/svg+xml;", "data:image/png;")) for src in re.findall(r'<img src="([^"]*)"',
+                                                                           html))
+    assert not re.search(r'(?:src|href)="(?:https?:)?//(?!localhost)[^"]*\.(?:css|js|woff2?|ttf)',
+                         html)
+
+
+@pytest.mark.parametrize("query, parameter", [
+    ("district=nowhere", "district"), ("category=x", "category"), ("stars=2", "stars"),
+    ("lang=fr", "lang"), ("q=abc", "q"), ("bbox=1,2,3,4", "bbox"),
+])
+def test_bad_parameters_are_400_naming_them(client, query, parameter):
+    for path in ("/handbook", "/handbook.pdf"):
+        r = client.get(f"{path}?{query}")
+        assert r.status_code == 400 and parameter in r.get_data(as_text=True), (path, query)
+
+
+@needs_poppler
+def test_pdf_route_is_cached_per_filter(client, app, tmp_path):
+    st = app.extensions["ocop"]
+    code = st.products["district_code"].value_counts().index[-1]
+    r = client.get(f"/handbook.pdf?district={code}&lang=vi")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    assert r.data.startswith(b"%PDF")
+    again = client.get(f"/handbook.pdf?district={code}&lang=vi",
+                       headers={"If-None-Match": r.headers["ETag"].strip('"')})
+    assert again.status_code == 304
+    (tmp_path / "w.pdf").write_bytes(r.data)
+    text = pdf_text(tmp_path / "w.pdf")
+    for name in st.products[st.products["district_code"] == code]["name"]:
+        assert " ".join(name.split()) in text
+
+
+# -- hostile data ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hostile_handbook_app(tmp_path_factory):
+    d = write_dataset(tmp_path_factory.mktemp("hostile-hb"), n_products=6, n_destinations=2,
+                      text=HOSTILE)
+    return create_app({"TESTING": True, "DATA_DIR": str(d)})
+
+
+def test_hostile_names_are_escaped_in_the_html(hostile_handbook_app):
+    html = hostile_handbook_app.test_client().get("/handbook").get_data(as_text=True)
+    assert "<script" not in html and "<img src=x" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+@needs_poppler
+def test_hostile_names_are_printed_as_text(hostile_handbook_app, tmp_path):
+    out = tmp_path / "h.pdf"
+    result = hostile_handbook_app.test_cli_runner().invoke(args=["ocop", "handbook", str(out)])
+    assert result.exit_code == 0, result.output
+    text = pdf_text(out)
+    assert "</script><img src=x onerror=alert(1)>" in text
+    assert "${alert(2)}" in text
