@@ -17,6 +17,7 @@ from web.state import build_state
 from web import cli as ocop_cli
 from web import static_site
 from web import handbook as handbook_web
+from web import fastpath
 
 ROOT = Path(__file__).resolve().parent
 
@@ -61,4 +62,5 @@ def create_app(config: dict | None = None) -> Flask:
     ocop_cli.init_app(app)
     static_site.init_app(app)
     handbook_web.init_app(app)
+    fastpath.install(app)
     return app

@@ -165,9 +165,12 @@ class Server:
             self._log_file = None
 
 
-def gunicorn_cmd(python: Path | str, workers: int, port: int, target: str) -> list[str]:
+def gunicorn_cmd(python: Path | str, workers: int, port: int, target: str,
+                 threads: int = 1) -> list[str]:
     # --timeout: a worker that loads a large (--scale) data set is not killed while it starts.
-    return [str(python), "-m", "gunicorn", "-w", str(workers), "-b", f"{HOST}:{port}",
+    # --threads > 1: gunicorn's gthread workers, which keep connections alive between requests.
+    extra = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else []
+    return [str(python), "-m", "gunicorn", "-w", str(workers), *extra, "-b", f"{HOST}:{port}",
             "--timeout", "300", target]
 
 
@@ -492,7 +495,8 @@ def start_servers(args, tmp: Path, data_dir: Path, pyg_python: Path, servers: li
     app_port, pyg_port = free_port(), free_port()
     while pyg_port == app_port:
         pyg_port = free_port()
-    app = Server("app", gunicorn_cmd(sys.executable, args.workers, app_port, "app:create_app()"),
+    app = Server("app", gunicorn_cmd(sys.executable, args.workers, app_port, "app:create_app()",
+                                      args.threads),
                  clean_env(OCOP_DATA_DIR=str(data_dir)), tmp / "app.log", app_port,
                  "/export/districts.geojson")
     servers.append(app)
@@ -524,7 +528,7 @@ def start_servers(args, tmp: Path, data_dir: Path, pyg_python: Path, servers: li
     if gen.returncode != 0 or not openapi.exists():
         raise RuntimeError(f"pygeoapi openapi generate failed:\n{gen.stderr[-3000:]}")
     pyg = Server("pygeoapi", gunicorn_cmd(pyg_python, args.workers, pyg_port,
-                                          "pygeoapi.flask_app:APP"),
+                                          "pygeoapi.flask_app:APP", args.threads),
                  env, tmp / "pygeoapi.log", pyg_port, "/conformance?f=json")
     servers.append(pyg)
     pyg.start()
@@ -629,6 +633,8 @@ def verdict(results) -> tuple[str, bool | None]:
 def command_line(args) -> str:
     parts = ["python", "-m", "bench.throughput", "--seconds", str(args.seconds),
              "--connections", str(args.connections), "--workers", str(args.workers)]
+    if args.threads != 4:
+        parts += ["--threads", str(args.threads)]
     if args.scale:
         parts += ["--scale", str(args.scale)]
     if args.rounds != 5:
@@ -650,6 +656,9 @@ def parse_args(argv=None):
                    help="concurrent connections (default 16)")
     p.add_argument("--workers", type=int, default=2,
                    help="gunicorn workers, the same for both servers (default 2)")
+    p.add_argument("--threads", type=int, default=4,
+                   help="threads per worker, the same for both servers: above 1, gunicorn's "
+                        "gthread workers with keep-alive, as the README recommends (default 4; 1: sync workers)")
     p.add_argument("--scale", type=int, metavar="N",
                    help="use N synthetic products (generated in a temporary directory)")
     p.add_argument("--rounds", type=int, default=5,
@@ -723,7 +732,8 @@ def main(argv=None) -> int:
     print()
     print(f"Reproduce: {command_line(args)}")
     print(f"Throughput, app vs pygeoapi {package_version(pyg_python, 'pygeoapi')}: both under "
-          f"gunicorn {package_version(sys.executable, 'gunicorn')}, -w {args.workers} sync "
+          f"gunicorn {package_version(sys.executable, 'gunicorn')}, -w {args.workers} "
+          f"{'sync' if args.threads <= 1 else f'gthread (--threads {args.threads})'} "
           f"workers, on {HOST}, same run; {os.cpu_count()} CPUs")
     print(f"Load: {loader}, {args.connections} connections; per endpoint a {WARMUP_SECONDS} s "
           f"warm-up, then {bench.rounds} rounds of {bench.slice} s alternating app and pygeoapi "

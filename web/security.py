@@ -11,13 +11,15 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request
 
+from .fastpath import NONCE_KEY
+
 EMBED_ENDPOINTS = {"maps.embed"}
 
 
 def nonce() -> str:
     """This request's CSP nonce (made on first use)."""
     if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
+        g.csp_nonce = request.environ[NONCE_KEY] = secrets.token_urlsafe(16)
     return g.csp_nonce
 
 

@@ -1,0 +1,97 @@
+"""The fast path (web/fastpath.py) answers repeat requests exactly as Flask would."""
+import json
+import re
+
+import pytest
+
+import web.fastpath
+import web.state
+from app import create_app
+from geo import importer
+from tests.test_import import DATA
+
+NONCE = re.compile(r"'nonce-([^']+)'")
+URLS = ["/export/products.geojson", "/export/districts.csv?district=311",
+        "/ogc/collections/products/items?limit=5", "/ogc/collections?f=html"]
+
+
+@pytest.fixture()
+def fresh_app(data_copy, monkeypatch):
+    monkeypatch.setattr(web.state, "CHECK_EVERY", 0.0)
+    return create_app({"TESTING": True, "DATA_DIR": str(data_copy)})
+
+
+def served(app):
+    return app.wsgi_app.entries
+
+
+@pytest.mark.parametrize("url", URLS)
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+def test_a_repeat_request_gets_the_same_answer_with_a_fresh_nonce(fresh_app, url, encoding):
+    client = fresh_app.test_client()
+    headers = {"Accept-Encoding": encoding}
+    first = client.get(url, headers=headers)
+    assert len(served(fresh_app)) == 1          # recorded...
+    second = client.get(url, headers=headers)   # ...and answered from the record
+    assert first.status_code == second.status_code == 200
+    assert first.data == second.data
+    drop = {"Content-Security-Policy"}
+    assert {k: v for k, v in first.headers if k not in drop} == \
+           {k: v for k, v in second.headers if k not in drop}
+    csp1, csp2 = first.headers["Content-Security-Policy"], second.headers[
+        "Content-Security-Policy"]
+    assert NONCE.sub("", csp1) == NONCE.sub("", csp2)
+    assert NONCE.search(csp1).group(1) != NONCE.search(csp2).group(1)
+    assert "frame-ancestors 'self'" in csp2 and second.headers["X-Content-Type-Options"]
+
+
+def test_each_header_that_changes_the_answer_is_part_of_the_key(fresh_app):
+    client = fresh_app.test_client()
+    url = "/ogc/collections/products/items?limit=2"
+    as_json = client.get(url, headers={"Accept": "application/geo+json"})
+    as_html = client.get(url, headers={"Accept": "text/html"})
+    assert as_json.mimetype == "application/geo+json" and as_html.mimetype == "text/html"
+    other_host = client.get(url, headers={"Accept": "application/geo+json"},
+                            base_url="http://maps.example.vn")
+    assert "http://maps.example.vn/ogc/" in other_host.get_data(as_text=True)
+    assert "http://localhost/ogc/" in as_json.get_data(as_text=True)
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    packed = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+
+
+def test_conditional_requests_still_get_304(fresh_app):
+    client = fresh_app.test_client()
+    first = client.get("/export/products.geojson")
+    again = client.get("/export/products.geojson", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and not again.data
+
+
+def test_errors_and_pages_with_their_own_nonce_are_never_recorded(fresh_app):
+    client = fresh_app.test_client()
+    assert client.get("/export/products.geojson?stars=7").status_code == 400
+    assert client.get("/export/nothing.geojson").status_code == 400
+    page1, page2 = client.get("/"), client.get("/")
+    n1 = NONCE.search(page1.headers["Content-Security-Policy"]).group(1)
+    n2 = NONCE.search(page2.headers["Content-Security-Policy"]).group(1)
+    assert n1 in page1.get_data(as_text=True) and n2 in page2.get_data(as_text=True)
+    assert n1 != n2
+    assert served(fresh_app) == {}
+
+
+def test_a_new_data_version_is_served_at_once(fresh_app, data_copy):
+    client = fresh_app.test_client()
+    before = json.loads(client.get("/export/products.geojson").data)
+    assert json.loads(client.get("/export/products.geojson").data) == before
+    importer.import_file(data_copy, DATA / "lonlat.csv")       # as another process would
+    after = json.loads(client.get("/export/products.geojson").data)
+    assert len(after["features"]) == len(before["features"]) + 2
+
+
+def test_memory_stays_bounded_whatever_the_query_strings(fresh_app, monkeypatch):
+    monkeypatch.setattr(web.fastpath, "MAX_ENTRIES", 5)
+    client = fresh_app.test_client()
+    for i in range(12):
+        assert client.get(f"/ogc/collections/products/items?limit={i + 1}").status_code == 200
+        assert len(served(fresh_app)) <= 5
