@@ -4,7 +4,8 @@ Downloads, OGC API responses and the map's versioned scripts are computed once p
 (web/responses.py).  Even so, Flask's request handling (routing, contexts, hooks, header
 objects) costs several times what sending those bytes does.  `serve()` marks a response as
 *shared*: its bytes depend only on the request's line and the headers in `KEY_HEADERS`, and on
-the data version.  This WSGI layer records such a response once (status, headers, body) and
+the data version (the map pages too, but for the CSP nonce in their markup, which is replaced
+by a fresh one in the header and the body of every answer).  This WSGI layer records such a response once (status, headers, body) and
 answers the same request again directly, until the data version changes.
 
 It keeps every rule Flask applied: the recorded headers are the final ones (security headers,
@@ -18,6 +19,7 @@ import threading
 from dataclasses import dataclass
 
 SHARED = "ocop.shared_response"   # environ: the data version of a shared response (serve())
+NONCE_IN_BODY = "ocop.nonce_in_body"  # environ: the page carries its nonce (the map pages)
 NONCE_KEY = "ocop.csp_nonce"      # environ: the CSP nonce of this request (web.security)
 NONCE_SLOT = "\x00nonce\x00"
 MAX_ENTRIES = 2048                # keys come from query strings: keep the memory bounded
@@ -34,7 +36,7 @@ class Recorded:
     version: str
     status: str
     headers: tuple       # (name, value) pairs; the CSP nonce replaced by NONCE_SLOT
-    body: bytes
+    body: tuple          # the body's parts around its CSP nonce (one part if it has none)
 
 
 def request_key(environ) -> tuple | None:
@@ -54,10 +56,14 @@ def with_slot(headers, nonce: str | None) -> tuple:
                  for k, v in headers)
 
 
-def fresh_headers(headers: tuple) -> list:
+def fresh(entry: Recorded) -> tuple[list, bytes]:
+    """The recorded headers and body with a new nonce: each response has its own, as when
+    Flask renders it."""
     token = secrets.token_urlsafe(16)
-    return [(k, v.replace(NONCE_SLOT, token) if k == "Content-Security-Policy" else v)
-            for k, v in headers]
+    headers = [(k, v.replace(NONCE_SLOT, token) if k == "Content-Security-Policy" else v)
+               for k, v in entry.headers]
+    body = entry.body[0] if len(entry.body) == 1 else token.encode("ascii").join(entry.body)
+    return headers, body
 
 
 class FastPath:
@@ -77,8 +83,9 @@ class FastPath:
         version = self.current_version()
         hit = self.entries.get(key)
         if hit is not None and hit.version == version:
-            start_response(hit.status, fresh_headers(hit.headers))
-            return [hit.body]
+            headers, body = fresh(hit)
+            start_response(hit.status, headers)
+            return [body]
         captured = {}
 
         def recording_start_response(status, headers, exc_info=None):
@@ -95,8 +102,15 @@ class FastPath:
         finally:
             if hasattr(result, "close"):
                 result.close()
-        entry = Recorded(version, captured["status"],
-                         with_slot(captured["headers"], self.nonce_of(environ)), body)
+        nonce = self.nonce_of(environ)
+        parts = (body,)
+        if environ.get(NONCE_IN_BODY):
+            # A page whose markup holds the nonce: only plain bytes can have it swapped.
+            if not nonce or any(k.lower() == "content-encoding" for k, _ in captured["headers"]):
+                return [body]
+            parts = tuple(body.split(nonce.encode("ascii")))
+        entry = Recorded(version, captured["status"], with_slot(captured["headers"], nonce),
+                         parts)
         with self.lock:
             oldest = next(iter(self.entries.values()), entry)
             if len(self.entries) >= MAX_ENTRIES or oldest.version != version:

@@ -12,7 +12,7 @@ from geo.categories import CATEGORIES, STARS
 from geo.mapbuild import HEAD_SLOT, NONCE, MapConfig, build_map, layer_popups, page_parts
 from geo.text import escape, script_json
 
-from . import assets, exports
+from . import assets, exports, fastpath
 from .i18n import AUTONYMS, LANGS, messages
 from .responses import make_cached, serve
 from .security import nonce
@@ -81,6 +81,9 @@ def _page(mode: str):
             f'title="{escape(messages()["title"])}">')
     html = shell.replace(NONCE, nonce()).replace(HEAD_SLOT, head, 1)
     resp = Response(html, mimetype="text/html")
+    # Shared by requests with the same URL and headers (web/fastpath.py), the nonce aside.
+    request.environ[fastpath.SHARED] = state().version
+    request.environ[fastpath.NONCE_IN_BODY] = True
     # Each response carries its own nonce, so the shell is never reused from a cache; the
     # heavy script it loads is cached for a year under its versioned URL.
     resp.headers["Cache-Control"] = "no-store"
