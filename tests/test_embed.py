@@ -106,6 +106,7 @@ def test_allowed_site_embeds_the_map_and_others_are_refused(watch, host_site, tm
     directory, host = host_site
     app = create_app({"TESTING": True, "EMBED_ORIGINS": host})
     server = LiveServer(app)
+    servers = [server]
     try:
         frame_page(directory, "ok.html", f"{server.url}/embed?layers=products,districts")
         w = watch()
@@ -117,9 +118,13 @@ def test_allowed_site_embeds_the_map_and_others_are_refused(watch, host_site, tm
         w.page.screenshot(path=str(tmp_path / "embedded.png"))
         assert w.errors == []
 
-        app.config["EMBED_ORIGINS"] = "https://somewhere-else.example"
+        # The same site, on a server whose allow-list names another origin.
+        other = LiveServer(create_app({"TESTING": True,
+                                       "EMBED_ORIGINS": "https://somewhere-else.example"}))
+        servers.append(other)
+        frame_page(directory, "refused.html", f"{other.url}/embed?layers=products,districts")
         refused = watch()
-        refused.page.goto(f"{host}/ok.html")
+        refused.page.goto(f"{host}/refused.html")
         refused.page.wait_for_timeout(2000)
         child = refused.page.frames[1]
         assert child.evaluate("() => !!document.querySelector('[data-ocop-ready]')") is False
@@ -131,4 +136,5 @@ def test_allowed_site_embeds_the_map_and_others_are_refused(watch, host_site, tm
         assert full.page.frames[1].evaluate(
             "() => !!document.querySelector('[data-ocop-ready]')") is False
     finally:
-        server.stop()
+        for srv in servers:
+            srv.stop()

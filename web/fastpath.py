@@ -11,6 +11,8 @@ answers the same request again directly, until the data version changes.
 It keeps every rule Flask applied: the recorded headers are the final ones (security headers,
 ETag, Vary, Content-Disposition), with a fresh CSP nonce per response.  Conditional, ranged or
 authorised requests, and anything that is not a plain GET, go through Flask as before.
+Configuration is read once, at start-up (as everywhere in the app): a changed setting needs a
+restart, after which nothing recorded before is left.
 """
 from __future__ import annotations
 
