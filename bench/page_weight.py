@@ -1,6 +1,6 @@
 """First-load page weight and render time of `/`, beside a plain folium page of the same data.
 
-    python -m bench.page_weight [--data DIR] [--runs N] [--scale N] [--list] [--no-fetch]
+    python -m bench.page_weight [--data DIR] [--runs N] [--scale N] [--page /|/embed] [--list] [--no-fetch]
 
 Both pages are served from 127.0.0.1 and loaded in headless Chromium with a fresh context (an
 empty cache), as a first-time visitor would.  Every response the page receives is gzipped at
@@ -285,7 +285,7 @@ def _timed(fn):
     return result, _ms(time.perf_counter() - t)
 
 
-def time_ours(data_dir: Path, runs: int):
+def time_ours(data_dir: Path, runs: int, page_path: str = "/"):
     """A fresh app per run, so nothing is cached: start-up (load, validate, join), then the
     first `/` (cold: built and gzipped) and the scripts and stylesheets it names, then `/`
     again (warm: served cached).  Returns the times and the last app, which the browser visits."""
@@ -294,11 +294,11 @@ def time_ours(data_dir: Path, runs: int):
         app, ms = _timed(lambda: create_app({"DATA_DIR": str(data_dir)}))
         times.start.append(ms)
         client = app.test_client()
-        page, ms = _timed(lambda: _get(client, "/"))
+        page, ms = _timed(lambda: _get(client, page_path))
         times.cold.append(ms)
         _, assets_ms = _timed(lambda: [_get(client, u) for u in referenced_assets(_body(page))])
         times.cold_all.append(ms + assets_ms)
-        times.warm.append(_timed(lambda: _get(client, "/"))[1])
+        times.warm.append(_timed(lambda: _get(client, page_path))[1])
     return times, app
 
 
@@ -413,10 +413,11 @@ def describe_data(data_dir: Path, scale: int | None, dataset) -> str:
 
 # -- main -----------------------------------------------------------------------------------
 
-def measure(data_dir: Path, runs: int, cdn: LocalCDN, workdir: Path) -> tuple[Side, Side, object]:
+def measure(data_dir: Path, runs: int, cdn: LocalCDN, workdir: Path,
+            page_path: str = "/") -> tuple[Side, Side, object]:
     from playwright.sync_api import sync_playwright
 
-    server, app = time_ours(data_dir, runs)
+    server, app = time_ours(data_dir, runs, page_path)
     dataset = load_dataset(data_dir)
     districts = districts_collection(dataset)
     plain_times, plain_html = time_plain(dataset, districts, runs)
@@ -425,7 +426,7 @@ def measure(data_dir: Path, runs: int, cdn: LocalCDN, workdir: Path) -> tuple[Si
         browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
             with serve_app(app) as url:
-                ours = load_runs(browser, cdn, url + "/", f"[data-ocop-ready] {MARKER}",
+                ours = load_runs(browser, cdn, url + page_path, f"[data-ocop-ready] {MARKER}",
                                  "[data-ocop-ready]", runs)
             with serve_directory(workdir) as url:
                 plain = load_runs(browser, cdn, url + "/index.html", MARKER,
@@ -444,6 +445,8 @@ def parse_args(argv=None):
     p.add_argument("--runs", type=int, default=5, help="timed runs; medians are shown (default 5)")
     p.add_argument("--scale", type=int, metavar="N",
                    help="use N synthetic products (generated in a temporary directory)")
+    p.add_argument("--page", default="/", choices=("/", "/embed"),
+                   help="our page to weigh: the map (default) or the embeddable map")
     p.add_argument("--list", action="store_true",
                    help="also list every response of each page's first load")
     p.add_argument("--no-fetch", action="store_true",
@@ -466,9 +469,10 @@ def main(argv=None) -> None:
             data_dir = write_dataset(tmp / "data", n_products=args.scale)
         workdir = tmp / "plain"
         workdir.mkdir()
-        ours, plain, dataset = measure(data_dir, args.runs, cdn, workdir)
+        ours, plain, dataset = measure(data_dir, args.runs, cdn, workdir, args.page)
     cdn.close()
-    print("First-load page weight of / (gzip -6 per response, tiles excluded, KB = 1000 B)")
+    print(f"First-load page weight of {args.page} (gzip -6 per response, tiles excluded, "
+          f"KB = 1000 B)")
     print(f"{describe_data(args.data, args.scale, dataset)}; runs: {args.runs}")
     print()
     print("\n".join(table(ours, plain)))

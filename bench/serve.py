@@ -4,8 +4,8 @@
     python -m bench.serve --scale 10323        # the national-scale synthetic set
     python -m bench.serve --seconds 3          # a quick look
 
-The app runs as the README recommends for production: `gunicorn -w 2 -k gthread --threads 4
-'app:create_app()'`.  Each endpoint is fetched once (that first request builds the cached
+The app runs as the README recommends for production: `granian --interface wsgi --workers 2
+--factory app:create_app` (or `--server gunicorn`: `gunicorn -w 2 -k gthread --threads 4`).  Each endpoint is fetched once (that first request builds the cached
 response), its exact bytes and headers are written to files that nginx (Debian's package, two
 worker processes, access log off) then serves from the same machine: the baseline of "the same
 bytes from a static server".  pygeoapi (gunicorn, the same workers) serves the same products
@@ -29,9 +29,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.throughput import (HOST, ROOT, Load, Server, WRK_SCRIPT, _interrupt, _wrk_version,
-                              fetch, free_port, package_version, pygeoapi_python, run_wrk,
-                              start_servers)
+from bench.throughput import (HOST, ROOT, SERVERS, Load, Server, WRK_SCRIPT, _interrupt,
+                              _wrk_version, fetch, free_port, package_version, pygeoapi_python,
+                              run_wrk, server_label, start_servers)
 
 TARGET = 3.0        # nginx req/s / app req/s at most
 HEADERS = {"Accept-Encoding": "gzip"}
@@ -80,6 +80,13 @@ def nginx_conf(tmp: Path, port: int, files: dict[str, tuple[Path, dict]]) -> Pat
     return conf
 
 
+def nginx_version(nginx_bin: str) -> str:
+    import subprocess
+
+    out = subprocess.run([nginx_bin, "-v"], capture_output=True, text=True, timeout=30)
+    return (out.stderr or out.stdout).strip().split("/")[-1]
+
+
 def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -109,7 +116,10 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=4, help="alternating rounds (default 4)")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--server", choices=SERVERS, default=SERVERS[0],
+                   help="production server for the app and pygeoapi (default granian, as the "
+                        "README recommends)")
+    p.add_argument("--threads", type=int, default=4, help="with --server gunicorn")
     p.add_argument("--scale", type=int, metavar="N", help="N synthetic products")
     p.add_argument("--no-install", action="store_true", help="never create the pygeoapi venv")
     args = p.parse_args(argv)
@@ -126,6 +136,8 @@ def main(argv=None) -> int:
            str(args.rounds), "--connections", str(args.connections)]
     if args.scale:
         cmd += ["--scale", str(args.scale)]
+    if args.server != SERVERS[0]:
+        cmd += ["--server", args.server]
     print(f"Reproduce: {shlex.join(cmd)}", flush=True)
     load_before = os.getloadavg()[0]
     servers: list[Server] = []
@@ -179,9 +191,10 @@ def main(argv=None) -> int:
 
     n_products = counts["products"]
     print()
-    print(f"Server throughput: the app under gunicorn {package_version(sys.executable, 'gunicorn')}"
-          f" -w {args.workers} -k gthread --threads {args.threads}; nginx, 2 workers, the same "
-          f"bytes; pygeoapi {package_version(pyg_python, 'pygeoapi')} (same gunicorn settings)")
+    print(f"Server throughput: the app under "
+          f"{server_label(args.server, sys.executable, args.workers, args.threads)}; nginx "
+          f"{nginx_version(nginx_bin)}, 2 workers, the same bytes; pygeoapi "
+          f"{package_version(pyg_python, 'pygeoapi')} under the same server settings")
     print(f"Data: {f'{args.scale} synthetic products' if args.scale else 'data/ (real)'} "
           f"({n_products} products); wrk, {args.connections} connections, keep-alive, "
           f"Accept-Encoding: gzip; {os.cpu_count()} CPUs shared by servers and wrk; 1-minute "

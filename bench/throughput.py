@@ -48,7 +48,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,6 +173,28 @@ def gunicorn_cmd(python: Path | str, workers: int, port: int, target: str,
             "--timeout", "300", target]
 
 
+SERVERS = ("granian", "gunicorn")   # the first is the README's recommendation
+
+
+def server_cmd(kind: str, python: Path | str, workers: int, port: int, target: str,
+               factory: bool = False, threads: int = 4) -> list[str]:
+    """The command of a production server for the WSGI app `module:name` (a factory when
+    `factory`): granian (Rust, as the README recommends) or gunicorn with gthread workers."""
+    if kind == "granian":
+        return [str(python), "-m", "granian", "--interface", "wsgi", "--workers", str(workers),
+                "--host", HOST, "--port", str(port), "--log-level", "warning",
+                *(["--factory"] if factory else []), target]
+    return gunicorn_cmd(python, workers, port, f"{target}()" if factory else target, threads)
+
+
+def server_label(kind: str, python: Path | str, workers: int, threads: int) -> str:
+    version = package_version(python, kind)
+    if kind == "granian":
+        return f"granian {version} --interface wsgi --workers {workers}"
+    mode = "sync" if threads <= 1 else f"gthread --threads {threads}"
+    return f"gunicorn {version} -w {workers} ({mode})"
+
+
 def clean_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OCOP_", "PYGEOAPI_", "VIRTUAL_ENV", "PYTHONHOME"))}
@@ -186,7 +207,7 @@ def clean_env(**extra) -> dict:
 def pygeoapi_python(install: bool) -> Path:
     """The Python of bench/.venv-pygeoapi, created (pygeoapi + gunicorn from PyPI) if missing."""
     py = PYG_VENV / "bin" / "python"
-    probe = [str(py), "-c", "import pygeoapi, gunicorn"]
+    probe = [str(py), "-c", "import pygeoapi, gunicorn, granian"]
     if py.exists() and subprocess.run(probe, capture_output=True, timeout=120).returncode == 0:
         return py
     if not install:
@@ -495,8 +516,8 @@ def start_servers(args, tmp: Path, data_dir: Path, pyg_python: Path, servers: li
     app_port, pyg_port = free_port(), free_port()
     while pyg_port == app_port:
         pyg_port = free_port()
-    app = Server("app", gunicorn_cmd(sys.executable, args.workers, app_port, "app:create_app()",
-                                      args.threads),
+    app = Server("app", server_cmd(args.server, sys.executable, args.workers, app_port,
+                                    "app:create_app", True, args.threads),
                  clean_env(OCOP_DATA_DIR=str(data_dir)), tmp / "app.log", app_port,
                  "/export/districts.geojson")
     servers.append(app)
@@ -527,8 +548,8 @@ def start_servers(args, tmp: Path, data_dir: Path, pyg_python: Path, servers: li
                          env=env, cwd=pdir, capture_output=True, text=True, timeout=300)
     if gen.returncode != 0 or not openapi.exists():
         raise RuntimeError(f"pygeoapi openapi generate failed:\n{gen.stderr[-3000:]}")
-    pyg = Server("pygeoapi", gunicorn_cmd(pyg_python, args.workers, pyg_port,
-                                          "pygeoapi.flask_app:APP", args.threads),
+    pyg = Server("pygeoapi", server_cmd(args.server, pyg_python, args.workers, pyg_port,
+                                        "pygeoapi.flask_app:APP", False, args.threads),
                  env, tmp / "pygeoapi.log", pyg_port, "/conformance?f=json")
     servers.append(pyg)
     pyg.start()
@@ -633,6 +654,8 @@ def verdict(results) -> tuple[str, bool | None]:
 def command_line(args) -> str:
     parts = ["python", "-m", "bench.throughput", "--seconds", str(args.seconds),
              "--connections", str(args.connections), "--workers", str(args.workers)]
+    if args.server != SERVERS[0]:
+        parts += ["--server", args.server]
     if args.threads != 4:
         parts += ["--threads", str(args.threads)]
     if args.scale:
@@ -656,8 +679,11 @@ def parse_args(argv=None):
                    help="concurrent connections (default 16)")
     p.add_argument("--workers", type=int, default=2,
                    help="gunicorn workers, the same for both servers (default 2)")
+    p.add_argument("--server", choices=SERVERS, default=SERVERS[0],
+                   help="the production server for both apps (default granian, as the README "
+                        "recommends; gunicorn: gthread workers)")
     p.add_argument("--threads", type=int, default=4,
-                   help="threads per worker, the same for both servers: above 1, gunicorn's "
+                   help="with --server gunicorn: threads per worker; above 1, gunicorn's "
                         "gthread workers with keep-alive, as the README recommends (default 4; 1: sync workers)")
     p.add_argument("--scale", type=int, metavar="N",
                    help="use N synthetic products (generated in a temporary directory)")
@@ -689,9 +715,10 @@ def _interrupt(signum, frame):
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        import gunicorn  # noqa: F401  (the app's own environment runs it)
+        __import__(args.server)    # the app's own environment runs it
     except ImportError:
-        raise SystemExit("gunicorn is not installed for this Python: pip install gunicorn")
+        raise SystemExit(f"{args.server} is not installed for this Python: "
+                         f"pip install {args.server}")
     pyg_python = pygeoapi_python(install=not args.no_install)
     signal.signal(signal.SIGTERM, _interrupt)
 
@@ -732,9 +759,8 @@ def main(argv=None) -> int:
     print()
     print(f"Reproduce: {command_line(args)}")
     print(f"Throughput, app vs pygeoapi {package_version(pyg_python, 'pygeoapi')}: both under "
-          f"gunicorn {package_version(sys.executable, 'gunicorn')}, -w {args.workers} "
-          f"{'sync' if args.threads <= 1 else f'gthread (--threads {args.threads})'} "
-          f"workers, on {HOST}, same run; {os.cpu_count()} CPUs")
+          f"{server_label(args.server, sys.executable, args.workers, args.threads)}, on {HOST}, "
+          f"same run; {os.cpu_count()} CPUs")
     print(f"Load: {loader}, {args.connections} connections; per endpoint a {WARMUP_SECONDS} s "
           f"warm-up, then {bench.rounds} rounds of {bench.slice} s alternating app and pygeoapi "
           f"(figures: medians over the rounds); Accept: application/geo+json")

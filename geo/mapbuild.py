@@ -6,11 +6,14 @@ marker cluster.  Every asset URL comes from `assets`, so nothing loads from a CD
 """
 from __future__ import annotations
 
+import itertools
 import re
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import folium
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from folium.elements import JSCSSMixin
 from folium.template import Template
 
@@ -223,9 +226,35 @@ def client_options(dataset, ctx: PopupContext, cfg: MapConfig) -> dict:
     }
 
 
+_IDS_LOCK = threading.Lock()
+
+
+@contextmanager
+def stable_ids():
+    """Number folium's elements in order instead of giving them random ids.
+
+    The page shell names the map's element ids and the cached script uses them; with random
+    ids two processes (workers, instances behind a load balancer) would serve a shell and a
+    script that do not match under the same versioned URL.  Numbered ids make the same data
+    give the same bytes in every process."""
+    counter = itertools.count(1)
+    with _IDS_LOCK:
+        original = Element.__dict__["_generate_id"]
+        Element._generate_id = classmethod(lambda cls: f"{next(counter):032x}")
+        try:
+            yield
+        finally:
+            Element._generate_id = original
+
+
 def build_map(dataset, products, destinations, counts, cfg: MapConfig) -> folium.Map:
     """The whole map: districts coloured by product count, products, destinations, communes,
     legend, search and filters (the last two drawn by static/ocop-map.js)."""
+    with stable_ids():
+        return _build_map(dataset, products, destinations, counts, cfg)
+
+
+def _build_map(dataset, products, destinations, counts, cfg: MapConfig) -> folium.Map:
     L, lang = cfg.labels, cfg.lang
     districts = dict(zip(dataset.districts["code"], dataset.districts["full_name"]))
     ctx = PopupContext(labels=L, lang=lang, districts=districts)

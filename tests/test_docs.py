@@ -29,3 +29,50 @@ def test_environment_variables_configure_the_app(monkeypatch, data_copy):
     from tests.test_page import full_page
     html = full_page(app.test_client())
     assert "http://127.0.0.1:9/{z}/{x}/{y}.png" in html
+
+
+def test_the_production_command_serves_the_map(tmp_path):
+    """The README's production command (granian) serves the same bytes as the app itself."""
+    import os
+    import re
+    import shlex
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.conftest import free_port
+
+    line = next(ln for ln in README.splitlines() if "granian --interface wsgi" in ln)
+    cmd = shlex.split(line.split("&&", 1)[1])
+    port = free_port()
+    cmd[cmd.index("--port") + 1] = str(port)
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
+    log = open(tmp_path / "server.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", *cmd], cwd=ROOT, stdout=log,
+                            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            start_new_session=True)
+    try:
+        from app import create_app
+
+        client = create_app({"TESTING": True}).test_client()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+                    page = r.read().decode()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, \
+                    (tmp_path / "server.log").read_text()
+                time.sleep(0.3)
+        script = re.search(r'src="(/map/[^"]+)"', page).group(1)
+        for url in (script, "/export/products.geojson", "/ogc/collections/products/items"):
+            for _ in range(2):     # the second answer comes from the fast path
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{url}", timeout=30) as r:
+                    same = client.get(url, base_url=f"http://127.0.0.1:{port}").data
+                    assert r.status == 200 and r.read() == same, url
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(20)
+        log.close()

@@ -57,9 +57,27 @@ def not_found(fmt: str, message: str) -> Response:
 
 
 def timestamp() -> str:
-    """When this data version was first served by the API (RFC 3339, UTC)."""
-    return state().cached(("ogc", "timestamp"), lambda: datetime.now(timezone.utc)
-                          .strftime("%Y-%m-%dT%H:%M:%SZ"))
+    """When this data version was written: the newest of its files' times (RFC 3339, UTC).
+
+    Responses are generated once per data version; a time taken from the data, not from the
+    process, gives every worker and instance the same bytes and ETags."""
+    def newest() -> str:
+        import os
+
+        from geo.load import FILES
+
+        data_dir = state().dataset.data_dir
+        times = []
+        for rel in FILES.values():
+            try:
+                times.append(os.stat(os.path.join(data_dir, rel)).st_mtime)
+            except OSError:
+                pass
+        when = datetime.fromtimestamp(max(times), timezone.utc) if times else \
+            datetime.now(timezone.utc)
+        return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return state().cached(("ogc", "timestamp"), newest)
 
 
 def document_format() -> str:
