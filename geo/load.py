@@ -30,7 +30,10 @@ FILES = {
 # also takes in the former Hải Dương province to the west.
 HAI_PHONG_EXTENT = (106.3, 20.0, 107.9, 21.1)
 CITY_2025_EXTENT = (105.9, 20.0, 107.9, 21.3)
-MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FILE_BYTES = 50 * 1024 * 1024         # a file an official imports or uploads
+# A data file the app serves: the importer writes it, merging many imports, so it may grow past
+# one upload (100,000 products are about 60 MiB); the cap only stops a runaway file.
+MAX_DATA_FILE_BYTES = 512 * 1024 * 1024
 _URL = re.compile(r"^https?://[^\s<>\"']+$")
 
 
@@ -113,8 +116,8 @@ def _read_collection(path: Path, label: str, problems: list[str]) -> list[dict] 
         problems.append(f"{label}: file is missing")
         return None
     raw = path.read_bytes()
-    if len(raw) > MAX_FILE_BYTES:
-        problems.append(f"{label}: file is larger than {MAX_FILE_BYTES // 2**20} MiB")
+    if len(raw) > MAX_DATA_FILE_BYTES:
+        problems.append(f"{label}: file is larger than {MAX_DATA_FILE_BYTES // 2**20} MiB")
         return None
     try:
         doc = json.loads(raw.decode("utf-8"))
