@@ -243,3 +243,123 @@ def test_hostile_names_are_printed_as_text(hostile_handbook_app, tmp_path):
     text = pdf_text(out)
     assert "</script><img src=x onerror=alert(1)>" in text
     assert "${alert(2)}" in text
+
+
+# -- the PDF laid out in parts -----------------------------------------------------------------
+# The PDF is laid out in parts (cover, contents, groups of districts, indexes, sources: each a
+# WeasyPrint document of its own) and joined; page numbers, footers, links and the outline
+# are computed from the parts.  These tests read them back from the joined PDF.
+
+def page_texts(path) -> list[str]:
+    """The text of each page (pdftotext; pages are separated by form feeds)."""
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", "-layout", str(path), "-"], check=True,
+                         capture_output=True, text=True).stdout
+    return out.split("\f")[:-1]
+
+
+def entries(text: str) -> list[tuple[str, int]]:
+    """(label, page) of the dotted-leader lines of a contents or index page (two columns
+    side by side in the layout text)."""
+    found = []
+    for line in text.splitlines():
+        for m in re.finditer(r"(\S(?:[^.]|\.(?! \.))*?)\s*(?:\. ?){2,}\s*(\d+)(?=\s{2,}|\s*$)",
+                             line):
+            found.append((" ".join(m.group(1).split()), int(m.group(2))))
+    return found
+
+
+def test_qr_matrix_is_the_one_qrcode_makes():
+    import random
+
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+
+    from geo.handbook import qr_matrix
+
+    rnd = random.Random(7)
+    samples = ["", "x", permalink(BASE, "nuoc-mam-cat-hai", "vi"), "Nước mắm " * 30,
+               "https://example.org/" + "a" * 400]          # the last ones: versions >= 7
+    samples += ["".join(rnd.choice("abcXYZ019/:?&=éđ ") for _ in range(rnd.randint(1, 300)))
+                for _ in range(40)]
+    for s in samples:
+        qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
+        qr.add_data(s)
+        qr.make(fit=True)
+        assert qr_matrix(s) == qr.get_matrix(), s
+
+
+@needs_poppler
+def test_contents_and_index_page_numbers_point_at_their_pages(app, city_pdf):
+    pages = page_texts(city_pdf)
+    flat = [" ".join(p.split()) for p in pages]
+    st = app.extensions["ocop"]
+    names = {" ".join(n.split()) for n in st.products["name"]}
+    index_pages = [i for i, t in enumerate(flat) if t.startswith("Chỉ mục")]
+    assert index_pages and flat[-1].startswith("Nguồn dữ liệu và giấy phép")
+    first_index = index_pages[0]
+    seen = set()
+    for i in index_pages:
+        for label, page in entries(pages[i]):
+            if label in names:
+                seen.add(label)
+                # the card is on that page, before the indexes
+                assert page <= first_index and label in flat[page - 1], (label, page)
+    assert seen == names, sorted(names - seen)
+    # the contents: each district's section starts on its page, with its name on top;
+    # the indexes and the sources too
+    contents = entries(pages[1])
+    assert len(contents) == len(set(st.products["district_code"])) + 3, contents
+    for label, page in contents:
+        name = re.sub(r"^\d+\.\s*", "", label).split(" (")[0]
+        # the part starts there: its title heads that page (a district's page also has its
+        # running header, the same name) and not the page before
+        assert flat[page - 1].startswith(name), (label, page)
+        assert not flat[page - 2].startswith(name), (label, page)
+
+
+@needs_poppler
+def test_every_page_but_the_cover_has_its_number_and_the_total(city_pdf):
+    pages = page_texts(city_pdf)
+    n = len(pages)
+    assert not re.search(r"\b1 / \d+\s*$", pages[0])
+    for k, text in enumerate(pages[1:], start=2):
+        assert text.rstrip().endswith(f"{k} / {n}"), (k, text[-80:])
+
+
+def test_links_destinations_and_outline(app, city_pdf):
+    import pikepdf
+
+    st = app.extensions["ocop"]
+    with pikepdf.Pdf.open(city_pdf) as pdf:
+        index = {p.objgen: i for i, p in enumerate(pdf.pages)}
+        dests = {k: index[v[0].objgen] for k, v in pikepdf.NameTree(pdf.Root.Names.Dests).items()}
+        # one destination per card, per district section, and the indexes and sources
+        n = len(st.products)
+        assert {f"p{i}" for i in range(1, n + 1)} <= set(dests)
+        assert {"index-category", "index-name", "sources", "d-1"} <= set(dests)
+        targets = [str(a.Dest) for p in pdf.pages for a in p.get("/Annots", []) if "/Dest" in a]
+        assert targets and set(targets) <= set(dests)
+        # every card is linked from both indexes (and the link box of its page number)
+        assert {f"p{i}" for i in range(1, n + 1)} <= set(targets)
+        with pdf.open_outline() as outline:
+            (top,) = outline.root
+            assert top.title == "Sổ tay sản phẩm OCOP Hải Phòng"
+            titles = [item.title for item in top.children]
+        assert titles[0] == "Mục lục" and titles[-1] == "Nguồn dữ liệu và giấy phép"
+        districts = set(st.dataset.districts["name"])
+        assert sum(t in districts for t in titles) == len(set(st.products["district_code"]))
+
+
+@needs_poppler
+def test_parts_in_worker_processes_make_the_same_pdf(app, city_pdf, tmp_path):
+    """Small parts (3 cards each, so districts are grouped and split across parts) laid out
+    by two worker processes give the same pages as the default build."""
+    from werkzeug.datastructures import MultiDict
+
+    from web.handbook import build_pdf, parse_request
+
+    out = tmp_path / "parts.pdf"
+    with app.test_request_context("/handbook", base_url=BASE):
+        lang, f = parse_request(MultiDict([("lang", "vi")]))
+        build_pdf(lang, f, BASE, target=str(out), jobs=2, max_cards=3)
+    assert page_texts(out) == page_texts(city_pdf)

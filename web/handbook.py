@@ -58,37 +58,54 @@ def _scope(f: Filter, M: dict, lang: str) -> list[tuple[str, str]]:
     return out
 
 
-def render_handbook(lang: str, f: Filter, base_url: str, pdf: bool = False) -> str:
-    """The handbook's HTML in `lang`; `pdf`: for WeasyPrint (stylesheet under PDF_BASE,
-    no screen navigation).  Needs an app (and request) context."""
+def _book(lang: str, f: Filter, base_url: str, pdf: bool) -> dict:
+    """The handbook's content and the template's variables.  Needs an app (and request)
+    context, and Flask-Babel's locale forced to `lang`."""
     st = state()
     prods = st.collections["products"]
     frame = apply_filter(prods.frame, f, prods.text_columns)
+    M = messages()
+    book = hb.build_handbook(frame, st.dataset.districts, lang=lang, labels=M,
+                             base_url=base_url, version=st.version,
+                             city_products=prods.frame, scope=_scope(f, M, lang))
+    static_path = current_app.static_url_path or "/static"
+    css = hb.pdf_css_url(static_path) if pdf else url_for("static", filename="handbook.css")
+    query = [(k, v) for k in ("district", "category", "stars")
+             for v in request.args.getlist(k)] if not pdf else []
+    other = "en" if lang == "vi" else "vi"
+    return dict(
+        hb=book, M=M, lang=lang, css_url=css, pdf=pdf, part=None, numbers=None,
+        map_url=base_url.rstrip("/") + "/?" + urlencode({"lang": lang}),
+        version=st.version, today=date.today().isoformat(),
+        pdf_url=url_for("handbook.handbook_pdf") + "?" + urlencode(query + [("lang", lang)]),
+        other_lang=other, other_lang_name=AUTONYMS[other],
+        other_lang_url=url_for("handbook.handbook_html") + "?"
+        + urlencode(query + [("lang", other)]))
+
+
+def render_handbook(lang: str, f: Filter, base_url: str, pdf: bool = False) -> str:
+    """The whole handbook's HTML in `lang` (the web page; `pdf`: the stylesheet under
+    PDF_BASE, no screen navigation).  Needs an app (and request) context."""
     with force_locale(lang):
-        M = messages()
-        book = hb.build_handbook(frame, st.dataset.districts, lang=lang, labels=M,
-                                 base_url=base_url, version=st.version,
-                                 city_products=prods.frame, scope=_scope(f, M, lang))
-        static_path = current_app.static_url_path or "/static"
-        css = (hb.PDF_BASE.rstrip("/") + static_path + "/handbook.css" if pdf
-               else url_for("static", filename="handbook.css"))
-        query = [(k, v) for k in ("district", "category", "stars")
-                 for v in request.args.getlist(k)] if not pdf else []
-        other = "en" if lang == "vi" else "vi"
-        return render_template(
-            "handbook.html", hb=book, M=M, lang=lang, css_url=css, pdf=pdf,
-            map_url=base_url.rstrip("/") + "/?" + urlencode({"lang": lang}),
-            version=st.version, today=date.today().isoformat(),
-            pdf_url=url_for("handbook.handbook_pdf") + "?" + urlencode(query + [("lang", lang)]),
-            other_lang=other, other_lang_name=AUTONYMS[other],
-            other_lang_url=url_for("handbook.handbook_html") + "?"
-            + urlencode(query + [("lang", other)]))
+        return render_template("handbook.html", **_book(lang, f, base_url, pdf))
 
 
-def build_pdf(lang: str, f: Filter, base_url: str, target=None) -> bytes | None:
-    html = render_handbook(lang, f, base_url, pdf=True)
-    return hb.write_pdf(html, current_app.static_folder, current_app.static_url_path or
-                        "/static", target=target)
+def build_pdf(lang: str, f: Filter, base_url: str, target=None, *, jobs: int | None = 1,
+              max_cards: int = hb.CHUNK_CARDS) -> bytes | None:
+    """The handbook as a PDF (bytes, or written to `target`), laid out in parts
+    (geo/handbook.write_pdf): `jobs` worker processes, None for the CPUs on a large
+    handbook.  Needs an app (and request) context."""
+    with force_locale(lang):
+        ctx = _book(lang, f, base_url, pdf=True)
+
+        def render_part(part, numbers):
+            with force_locale(lang):
+                return render_template("handbook.html", **{**ctx, "part": part,
+                                                           "numbers": numbers})
+
+        return hb.write_pdf(ctx["hb"], render_part, current_app.static_folder,
+                            current_app.static_url_path or "/static", target=target,
+                            jobs=jobs, max_cards=max_cards, css_url=ctx["css_url"])
 
 
 def _bad(e: FilterError) -> Response:
@@ -143,7 +160,10 @@ def handbook_pdf():
 @click.option("--base-url", default=None,
               help="Public address of the web map, for the QR codes "
                    "(default: the PUBLIC_URL setting).")
-def handbook_command(out, lang, district, category, stars, base_url):
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Processes laying out the PDF's parts (default: the CPUs, up to 4, "
+                   f"for {hb.PARALLEL_MIN_CARDS} products or more; else 1).")
+def handbook_command(out, lang, district, category, stars, base_url, jobs):
     """Write the printable handbook (PDF) to OUT, for the whole city or the filtered part."""
     app = current_app._get_current_object()
     base = base_url or app.config.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL
@@ -161,7 +181,7 @@ def handbook_command(out, lang, district, category, stars, base_url):
         if not path.parent.is_dir():
             raise click.ClickException(f"no such directory: {path.parent}")
         tmp = path.with_name(path.name + ".part")
-        build_pdf(lang, f, base, target=str(tmp))
+        build_pdf(lang, f, base, target=str(tmp), jobs=jobs)
         tmp.replace(path)
     click.echo(f"wrote {path} ({n} products, {lang}); QR codes open {base}")
 
