@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -79,6 +80,17 @@ def stop_group(proc: subprocess.Popen, grace: float = 10) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+@contextmanager
+def signals_ignored():
+    """While stopping what was started: a second Ctrl-C (or SIGTERM) must not cut it short."""
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def raise_on_sigterm() -> None:
@@ -136,7 +148,8 @@ def child(data_dir: str, lift: bool) -> dict:
     out["page_status"], out["page_bytes"] = page.status_code, len(body)
     if scripts:
         r, b, out["script_s"] = get(scripts[0])
-        out["script_url"], out["script_status"], out["script_bytes"] = scripts[0], r.status_code, len(b)
+        out["script_url"] = scripts[0]
+        out["script_status"], out["script_bytes"] = r.status_code, len(b)
     r, b, out["export_s"] = get("/export/products.geojson")
     out["export_status"], out["export_bytes"] = r.status_code, len(b)
     out["peak_after_mib"] = _peak_mib()
@@ -156,11 +169,13 @@ def run_child(data_dir: Path, lift: bool, timeout: float) -> dict:
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        stop_group(proc)
+        with signals_ignored():
+            stop_group(proc)
         return {"error": f"timed out after {timeout:.0f} s"}
     finally:
         if proc.returncode is None:   # Ctrl-C or an error while it runs
-            stop_group(proc)
+            with signals_ignored():
+                stop_group(proc)
     line = next((ln for ln in stdout.splitlines() if ln.startswith(CHILD_MARK)), None)
     if proc.returncode != 0 or line is None:
         tail = (stderr.strip().splitlines() or ["?"])[-1]
