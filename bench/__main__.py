@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -31,6 +32,10 @@ SUITE = [
      ["bench.page_weight", "--runs", "1", "--scale", NATIONAL]),
     ("embed-national", "the same for /embed, national scale",
      ["bench.page_weight", "--runs", "1", "--scale", NATIONAL, "--page", "/embed"]),
+    ("page-stress", "first-load weight and time of /, 100,000 products",
+     ["bench.page_weight", "--runs", "1", "--scale", STRESS]),
+    ("embed-stress", "the same for /embed, 100,000 products",
+     ["bench.page_weight", "--runs", "1", "--scale", STRESS, "--page", "/embed"]),
     ("search", "time per keystroke of the search box, national scale", ["bench.search"]),
     ("serve-real", "pages, download, OGC items at 64 connections beside nginx and pygeoapi",
      ["bench.serve"]),
@@ -69,7 +74,8 @@ def main(argv=None) -> int:
     if unknown:
         p.error(f"unknown benchmark(s): {', '.join(sorted(unknown))} (see --list)")
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    sections, summary = [], []
+    sections = previous_sections(args.out) if args.only else {}
+    failed = False
     for name, what, cmd in chosen:
         command = f"python -m {shlex.join(cmd)}"
         print(f"== {name}: {command}", flush=True)
@@ -80,22 +86,43 @@ def main(argv=None) -> int:
         took = time.monotonic() - t0
         out = proc.stdout + (f"\n[exit {proc.returncode}]\n{proc.stderr[-2000:]}"
                              if proc.returncode else "")
+        failed |= proc.returncode != 0
         print(out, flush=True)
-        line = verdict(out) if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
-        summary.append((name, command, line, took))
-        sections.append(f"## {name}: {what}\n\n    {command}\n\n1-minute load average before: "
-                        f"{load:.2f}; took {took:.0f} s\n\n```\n{out.strip()}\n```\n")
+        sections[name] = (f"## {name}: {what}\n\n    {command}\n\nRun {started}; 1-minute load "
+                          f"average before: {load:.2f}; took {took:.0f} s\n\n"
+                          f"```\n{out.strip()}\n```\n")
+    order = [n for n, _, _ in SUITE if n in sections]
     table = ["| benchmark | command | verdict | took |", "| --- | --- | --- | ---: |"]
-    table += [f"| {n} | `{c}` | {v.replace('|', '/')} | {t:.0f} s |" for n, c, v, t in summary]
+    table += [summary_row(n, sections[n]) for n in order]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
-        f"# Performance\n\nWritten by `python -m bench` on {started}, on a machine with "
-        f"{os.cpu_count()} CPUs. Each benchmark's own section in `bench/README.md` says what it "
-        f"measures and how; the figures below are its output from this run.\n\n"
-        + "\n".join(table) + "\n\n" + "\n".join(sections), encoding="utf-8")
+        f"# Performance\n\nWritten by `python -m bench` (last run {started}) on a machine with "
+        f"{os.cpu_count()} CPUs. Each benchmark's section in `bench/README.md` says what it "
+        f"measures and how; below is its output, with the time of its run and the machine's "
+        f"load before it.\n\n" + "\n".join(table) + "\n\n"
+        + "\n".join(sections[n] for n in order), encoding="utf-8")
     print("\n".join(table))
     print(f"\nReport: {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
-    return 0 if all(not s[2].startswith("FAILED") for s in summary) else 1
+    return 1 if failed else 0
+
+
+def previous_sections(path: Path) -> dict[str, str]:
+    """The sections of an earlier report, by benchmark name (kept when --only runs some)."""
+    if not path.exists():
+        return {}
+    text = path.read_text(encoding="utf-8")
+    parts = re.split(r"(?m)^(?=## [\w-]+: )", text)
+    return {m.group(1): part for part in parts if (m := re.match(r"## ([\w-]+): ", part))}
+
+
+def summary_row(name: str, section: str) -> str:
+    command = re.search(r"(?m)^    (python -m .+)$", section)
+    took = re.search(r"took (\d+) s", section)
+    body = re.search(r"```\n(.*?)\n```", section, re.S)
+    out = body.group(1) if body else ""
+    line = f"FAILED ({m.group(1)})" if (m := re.search(r"\[(exit \d+)\]", out)) else verdict(out)
+    return (f"| {name} | `{command.group(1) if command else '?'}` | {line.replace('|', '/')} | "
+            f"{took.group(1) if took else '?'} s |")
 
 
 if __name__ == "__main__":

@@ -320,6 +320,7 @@ class Side:
     loads: list[PageLoad]
     render_cold: list[float]
     server: ServerTimes | None = None  # ours only
+    failure: str = ""                  # why the browser could not load the page, if it could not
 
     @property
     def first(self) -> PageLoad:
@@ -331,7 +332,7 @@ def _kb(n: int) -> str:
 
 
 def _med(values) -> str:
-    values = list(values)
+    values = [v for v in values if v == v]   # NaN: not measured
     if not values:
         return "n/a"
     m = statistics.median(values)
@@ -428,13 +429,29 @@ def measure(data_dir: Path, runs: int, cdn: LocalCDN, workdir: Path,
             with serve_app(app) as url:
                 ours = load_runs(browser, cdn, url + page_path, f"[data-ocop-ready] {MARKER}",
                                  "[data-ocop-ready]", runs)
+            plain, failure = [], ""
             with serve_directory(workdir) as url:
-                plain = load_runs(browser, cdn, url + "/index.html", MARKER,
-                                  None, runs)
+                try:
+                    plain = load_runs(browser, cdn, url + "/index.html", MARKER, None, runs)
+                except Exception as e:    # a tab that runs out of memory takes the browser
+                    failure = f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
+                    plain = [html_only_load(plain_html)]
         finally:
-            browser.close()
-    return (Side("ours", ours, server.cold, server), Side("plain folium", plain, plain_times),
-            dataset)
+            try:
+                browser.close()
+            except Exception:
+                pass
+    return (Side("ours", ours, server.cold, server),
+            Side("plain folium", plain, plain_times, failure=failure), dataset)
+
+
+def html_only_load(html: str) -> PageLoad:
+    """What is known of a page the browser could not load: its HTML, weighed alone."""
+    body = html.encode("utf-8")
+    load = PageLoad(raw=len(body), requests=1)
+    load.gz["HTML"] = len(gzip.compress(body, compresslevel=6))
+    load.markers_ms = load.load_ms = float("nan")
+    return load
 
 
 def parse_args(argv=None):
@@ -479,6 +496,9 @@ def main(argv=None) -> None:
     print("\n".join(NOTES))
     print()
     print("\n".join(missing_lines([ours, plain], cdn)))
+    if plain.failure:
+        print(f"plain folium page: Chromium could not load it ({plain.failure}); its weight "
+              f"above is its HTML alone, a lower bound, and it drew no marker.")
     if args.list:
         for side in (ours, plain):
             print()

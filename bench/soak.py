@@ -1,10 +1,11 @@
-"""Soak: the app under gunicorn with mixed traffic for minutes, and a data import in the middle.
+"""Soak: the app under its production server with mixed traffic for minutes, and an import.
 
     python -m bench.soak                      # 10 minutes, 4 connections
     python -m bench.soak --minutes 0.5        # a quick run
     python -m bench.soak --minutes 30 --connections 8
 
-The app runs as `gunicorn -w 2 -k gthread --threads 4 -b 127.0.0.1:PORT 'app:create_app()'`
+The app runs as the README recommends, `granian --interface wsgi --workers 2 --factory
+app:create_app` on 127.0.0.1 (or `--server gunicorn`: `gunicorn -w 2 -k gthread --threads 4`),
 with OCOP_DATA_DIR pointing at a temporary copy of data/ (data/ itself is never written).  The
 load comes from Python threads in this process, each with one keep-alive http.client connection
 (reopened only when the server closes it), sending `Accept-Encoding: gzip` and rotating over the
@@ -21,7 +22,7 @@ import, and after it until the new count is seen, then on every one of 10 fresh 
 the end; the table also lists, per minute, the ETags the load generator saw on the products
 export.
 
-Every few seconds (--sample-seconds) the RSS of the gunicorn master's children (the workers;
+Every few seconds (--sample-seconds) the RSS of the server's child processes (the workers;
 VmRSS in /proc/PID/status) is sampled.  Per minute: requests, errors, p50/p99/max latency and
 the workers' RSS.  Exit status 1 when there was any error, the import failed or the new data
 was not served.  Everything is bounded in time (--minutes, at most 240, plus start-up and a
@@ -47,7 +48,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from bench.startup import machine_line, raise_on_sigterm, signals_ignored, table
-from bench.throughput import HOST, Server, clean_env, free_port, gunicorn_cmd
+from bench.throughput import (HOST, SERVERS, Server, clean_env, free_port, server_cmd,
+                              server_label)
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPORT_FILE = ROOT / "tests" / "data" / "lonlat.csv"
@@ -253,6 +255,8 @@ def command_line(args) -> str:
     parts = ["python", "-m", "bench.soak", "--minutes", f"{args.minutes:g}"]
     if args.connections != 4:
         parts += ["--connections", str(args.connections)]
+    if args.server != SERVERS[0]:
+        parts += ["--server", args.server]
     if args.workers != 2:
         parts += ["--workers", str(args.workers)]
     if args.threads != 4:
@@ -268,9 +272,11 @@ def parse_args(argv=None):
                    help="length of the traffic, fractions allowed (default 10)")
     p.add_argument("--connections", type=int, default=4,
                    help="load threads, one keep-alive connection each (default 4)")
-    p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    p.add_argument("--server", choices=SERVERS, default=SERVERS[0],
+                   help="production server (default granian, as the README recommends)")
+    p.add_argument("--workers", type=int, default=2, help="server workers (default 2)")
     p.add_argument("--threads", type=int, default=4,
-                   help="threads per gthread worker (default 4)")
+                   help="with --server gunicorn: threads per gthread worker (default 4)")
     p.add_argument("--sample-seconds", type=float, default=5,
                    help="how often the workers' RSS is sampled (default 5)")
     args = p.parse_args(argv)
@@ -299,9 +305,9 @@ def main(argv=None) -> int:
         data_dir = Path(shutil.copytree(ROOT / "data", tmp / "data",
                                         ignore=shutil.ignore_patterns(".history")))
         port = free_port()
-        cmd = gunicorn_cmd(sys.executable, args.workers, port, "app:create_app()",
-                           threads=args.threads)
-        server = Server("app", cmd, clean_env(OCOP_DATA_DIR=str(data_dir)), tmp / "gunicorn.log",
+        cmd = server_cmd(args.server, sys.executable, args.workers, port, "app:create_app",
+                         True, args.threads)
+        server = Server("app", cmd, clean_env(OCOP_DATA_DIR=str(data_dir)), tmp / "server.log",
                         port, "/")
         try:
             server.start()
@@ -377,7 +383,8 @@ def main(argv=None) -> int:
 
     print()
     print(f"Reproduce: {command_line(args)}")
-    print(f"Soak: gunicorn -w {args.workers} -k gthread --threads {args.threads} on {HOST}, "
+    print(f"Soak: {server_label(args.server, sys.executable, args.workers, args.threads)} "
+          f"on {HOST}, "
           f"data: a temporary copy of data/; {args.minutes:g} min of load from "
           f"{args.connections} Python threads (keep-alive, closed loop); {header}")
     print()
@@ -433,7 +440,7 @@ def main(argv=None) -> int:
         problems.append("the new data was not served everywhere")
     if problems:
         print("FAILED: " + "; ".join(problems))
-        print("gunicorn log (tail):\n" + log_tail)
+        print("server log (tail):\n" + log_tail)
         return 1
     print("OK: no errors, and the imported data was served without a restart.")
     return 0

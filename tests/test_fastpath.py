@@ -106,3 +106,35 @@ def test_memory_stays_bounded_whatever_the_query_strings(fresh_app, monkeypatch)
     for i in range(12):
         assert client.get(f"/ogc/collections/products/items?limit={i + 1}").status_code == 200
         assert len(served(fresh_app)) <= 5
+
+
+def test_pages_served_around_a_data_change_keep_their_scripts(fresh_app, data_copy):
+    """Workers notice new files at different moments: a page from either side of an import
+    must find its versioned script and popups, whichever worker answers."""
+    client = fresh_app.test_client()
+    old_page = client.get("/").get_data(as_text=True)
+    old_script = re.search(r'src="(/map/[^"]+)"', old_page).group(1)
+    old_popups = old_script.replace("full.js", "popups-products.json")
+    importer.import_file(data_copy, DATA / "lonlat.csv")
+    new_page = client.get("/").get_data(as_text=True)
+    new_script = re.search(r'src="(/map/[^"]+)"', new_page).group(1)
+    assert new_script != old_script
+    for url in (old_script, old_popups, new_script):
+        assert client.get(url).status_code == 200, url
+    assert client.get("/map/000000000000/vi/full.js").status_code == 404
+
+
+def test_a_worker_behind_the_files_serves_the_new_script(data_copy, monkeypatch):
+    """A worker that has not checked the files yet gets asked for the new version's script
+    (another worker sent the page): it checks at once instead of answering 404."""
+    monkeypatch.setattr(web.state, "CHECK_EVERY", 3600.0)
+    ahead = create_app({"TESTING": True, "DATA_DIR": str(data_copy)})
+    behind = create_app({"TESTING": True, "DATA_DIR": str(data_copy)})
+    behind.test_client().get("/")       # its last check of the files was now
+    importer.import_file(data_copy, DATA / "lonlat.csv")
+    web.state.refresh_state(ahead, force=True)
+    page = ahead.test_client().get("/").get_data(as_text=True)
+    script = re.search(r'src="(/map/[^"]+)"', page).group(1)
+    answer = behind.test_client().get(script)
+    assert answer.status_code == 200
+    assert answer.data == ahead.test_client().get(script).data

@@ -16,7 +16,7 @@ from . import assets, exports, fastpath
 from .i18n import AUTONYMS, LANGS, messages
 from .responses import make_cached, serve
 from .security import nonce
-from .state import state
+from .state import state, state_of_version
 
 
 bp = Blueprint("maps", __name__)
@@ -29,7 +29,7 @@ def page_lang() -> str:
     return str(get_locale())
 
 
-def map_config(lang: str, mode: str) -> MapConfig:
+def map_config(lang: str, mode: str, version: str) -> MapConfig:
     cfg = current_app.config
     other = "en" if lang == "vi" else "vi"
     return MapConfig(tile_url=cfg["TILE_URL"], tile_attribution=cfg["TILE_ATTRIBUTION"],
@@ -41,28 +41,28 @@ def map_config(lang: str, mode: str) -> MapConfig:
                            "nearby": url_for("pages.nearby"),
                            "full": url_for("maps.index"),
                            "embed": url_for("maps.embed"),
-                           "popups": url_for("maps.popups", version=state().version, lang=lang,
+                           "popups": url_for("maps.popups", version=version, lang=lang,
                                              layer="LAYER").replace("LAYER", "{layer}")},
                      mode=mode)
 
 
-def _parts(lang: str, mode: str):
+def _parts(lang: str, mode: str, st=None):
     """(shell, cached script) for this data version, language and mode: built once."""
-    st = state()
+    st = st or state()
 
     def build():
         script_url = url_for("maps.script", version=st.version, lang=lang, mode=mode)
         m = build_map(st.dataset, st.products, st.collections["destinations"].frame, st.counts,
-                      map_config(lang, mode))
+                      map_config(lang, mode, st.version))
         shell, script = page_parts(m, lang, script_url)
         return shell, make_cached(script.encode("utf-8"), "text/javascript", st.version)
 
     return st.cached(("map", lang, mode), build)
 
 
-def _popups(lang: str) -> dict:
+def _popups(lang: str, st=None) -> dict:
     """{layer: cached JSON of its popups}, built once per data version and language."""
-    st = state()
+    st = st or state()
 
     def build():
         all_popups = layer_popups(st.dataset, st.products, st.collections["destinations"].frame,
@@ -103,20 +103,20 @@ def embed():
 
 @bp.get("/map/<version>/<lang>/<mode>.js")
 def script(version: str, lang: str, mode: str):
-    st = state()
-    if version != st.version or lang not in LANGS or mode not in MODES:
+    st = state_of_version(version) if lang in LANGS and mode in MODES else None
+    if st is None:
         abort(404)
-    _, cached = _parts(lang, mode)
+    _, cached = _parts(lang, mode, st)
     return serve(cached, max_age=YEAR)
 
 
 @bp.get("/map/<version>/<lang>/popups-<layer>.json")
 def popups(version: str, lang: str, layer: str):
     """Popup HTML of one layer, fetched by the map on the first popup it opens."""
-    st = state()
-    if version != st.version or lang not in LANGS:
+    st = state_of_version(version) if lang in LANGS else None
+    if st is None:
         abort(404)
-    cached = _popups(lang).get(layer)
+    cached = _popups(lang, st).get(layer)
     if cached is None:
         abort(404)
     return serve(cached, max_age=YEAR)

@@ -134,9 +134,30 @@ def refresh_state(app=None, force: bool = False) -> bool:
                              current.version, e)
             watch["fp"] = fp
             return False
+        # The previous version stays at hand: a page served by it (here, or by a worker that
+        # has not noticed the new files yet) still fetches its versioned script and popups.
+        app.extensions["ocop_previous"] = current
         app.extensions["ocop"] = build_state(dataset)
         watch["fp"] = fp
         app.logger.info("data version %s loaded (was %s)", dataset.version, current.version)
         return True
     finally:
         watch["lock"].release()
+
+
+def state_of_version(version: str) -> State | None:
+    """The State that serves data version `version`: the current one; else, after checking
+    the files at once, the new current one (another worker may have seen new files first and
+    sent a page naming them); else the previous one (a page served just before a change).
+    None for any other version."""
+    app = current_app._get_current_object()
+    st = app.extensions["ocop"]
+    if st.version == version:
+        return st
+    refresh_state(app, force=True)
+    st = app.extensions["ocop"]
+    if st.version == version:
+        return st
+    previous = app.extensions.get("ocop_previous")
+    return previous if previous is not None and previous.version == version else None
+
