@@ -14,7 +14,8 @@ the rounds) with 64 connections, `Accept-Encoding: gzip` (as browsers send it) a
 
 Errors are wrk's socket errors plus HTTP statuses >= 400 and must be zero.  Target from the
 project's performance issue: the app within 3x of the static server (app req/s >= nginx / 3)
-for cached pages and downloads.  Only 127.0.0.1 is contacted; every server started here runs
+for cached pages and downloads (`/`, `/embed`, the products download); OGC items are measured
+beside pygeoapi, their baseline, with nginx's figure for reference.  Only 127.0.0.1 is contacted; every server started here runs
 in its own process group and is stopped at the end, also on an error or Ctrl-C.
 """
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Endpoint:
     label: str
     app_path: str
     pyg_path: str | None = None
-    cached: bool = True          # part of the "within 3x of static" target
+    cached: bool = True          # a cached page or download: part of the "within 3x" target
 
 
 def endpoints() -> list[Endpoint]:
@@ -54,8 +55,9 @@ def endpoints() -> list[Endpoint]:
         Endpoint("map page /", "/"),
         Endpoint("embed page /embed", "/embed?lang=en"),
         Endpoint("products download (GeoJSON)", "/export/products.geojson"),
+        # The OGC endpoints' baseline is pygeoapi (nginx is shown for reference).
         Endpoint("OGC items limit=100", "/ogc/collections/products/items?limit=100",
-                 "/collections/products/items?limit=100&f=json"),
+                 "/collections/products/items?limit=100&f=json", cached=False),
     ]
 
 
@@ -215,7 +217,7 @@ def main(argv=None) -> int:
         lines.append([ep.label, f"{size:,}", f"{a['rps']:,.0f}", f"{a['p50']:.2f}",
                       f"{a['p99']:.2f}", str(a["err"]), f"{n['rps']:,.0f}", f"{n['p50']:.2f}",
                       f"{n['p99']:.2f}", str(n["err"]), f"{ratio:.1f}x",
-                      "yes" if ok else "NO",
+                      ("yes" if ok else "NO") if ep.cached else "-",
                       f"{pg['rps']:,.0f}" if pg else "-",
                       f"{a['rps'] / pg['rps']:.1f}x" if pg and pg["rps"] else "-"])
     widths = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(head)]
@@ -229,7 +231,8 @@ def main(argv=None) -> int:
     print("Paths: " + "; ".join(f"{ep.label}: {ep.app_path}" for ep in endpoints()))
     print("bytes: one response as sent (gzip); err: socket errors and HTTP statuses >= 400.")
     verdict = "MET" if met and not errors else "NOT MET"
-    print(f"Target {verdict}: the app within {TARGET:g}x of nginx serving the same bytes"
+    print(f"Target {verdict}: the app within {TARGET:g}x of nginx serving the same bytes, for "
+          f"the cached pages and the download"
           f"{'' if not errors else f'; {errors} error(s)'}.")
     return 0
 

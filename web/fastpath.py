@@ -39,6 +39,7 @@ class Recorded:
     status: str
     headers: tuple       # (name, value) pairs; the CSP nonce replaced by NONCE_SLOT
     body: tuple          # the body's parts around its CSP nonce (one part if it has none)
+    csp_at: int | None   # index of the Content-Security-Policy header, if any
 
 
 def request_key(environ) -> tuple | None:
@@ -62,8 +63,10 @@ def fresh(entry: Recorded) -> tuple[list, bytes]:
     """The recorded headers and body with a new nonce: each response has its own, as when
     Flask renders it."""
     token = secrets.token_urlsafe(16)
-    headers = [(k, v.replace(NONCE_SLOT, token) if k == "Content-Security-Policy" else v)
-               for k, v in entry.headers]
+    headers = list(entry.headers)
+    if entry.csp_at is not None:
+        name, value = headers[entry.csp_at]
+        headers[entry.csp_at] = (name, value.replace(NONCE_SLOT, token))
     body = entry.body[0] if len(entry.body) == 1 else token.encode("ascii").join(entry.body)
     return headers, body
 
@@ -111,8 +114,10 @@ class FastPath:
             if not nonce or any(k.lower() == "content-encoding" for k, _ in captured["headers"]):
                 return [body]
             parts = tuple(body.split(nonce.encode("ascii")))
-        entry = Recorded(version, captured["status"], with_slot(captured["headers"], nonce),
-                         parts)
+        headers = with_slot(captured["headers"], nonce)
+        csp_at = next((i for i, (k, _) in enumerate(headers)
+                       if k == "Content-Security-Policy"), None)
+        entry = Recorded(version, captured["status"], headers, parts, csp_at)
         with self.lock:
             oldest = next(iter(self.entries.values()), entry)
             if len(self.entries) >= MAX_ENTRIES or oldest.version != version:

@@ -106,14 +106,17 @@ def refresh_state(app=None, force: bool = False) -> bool:
     """Rebuild the State if the data files changed; True when a new State was installed."""
     import time
 
-    from geo.load import DataError, data_version, load_dataset
-
     app = app or current_app._get_current_object()
-    watch = app.extensions.setdefault("ocop_watch", {"fp": None, "checked": 0.0,
-                                                     "lock": threading.Lock()})
+    watch = app.extensions.get("ocop_watch")     # called on every request: no allocation
+    if watch is None:
+        watch = app.extensions.setdefault("ocop_watch", {"fp": None, "checked": 0.0,
+                                                         "lock": threading.Lock()})
     now = time.monotonic()
     if not force and now - watch["checked"] < CHECK_EVERY:
         return False
+
+    from geo.load import DataError, data_version, load_dataset
+
     if not watch["lock"].acquire(blocking=force):
         return False            # another thread is checking; serve the current State
     try:
