@@ -25,6 +25,7 @@ import io
 import mimetypes
 import threading
 import unicodedata
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -705,11 +706,11 @@ def write_pdf(book: Handbook, render_html, static_dir: str | Path,
     kinds = [p.kind for p in parts]
     results: list = [None] * len(parts)
     static_dir = str(static_dir)
-    pool = _executor(jobs)
-    try:
-        with tempfile.TemporaryDirectory(prefix="ocop-handbook-") as tmp:
-            paths = [os.path.join(tmp, f"part-{i}.pdf") for i in range(len(parts))]
-
+    with tempfile.TemporaryDirectory(prefix="ocop-handbook-") as tmp:
+        paths = [os.path.join(tmp, f"part-{i}.pdf") for i in range(len(parts))]
+        footer = os.path.join(tmp, "footer.pdf")
+        pool = _executor(jobs)
+        try:
             def submit(i, numbers, write=True):
                 return pool.submit(render_part, render_html(parts[i], numbers), static_dir,
                                    static_url_path, paths[i] if write else None)
@@ -742,16 +743,16 @@ def write_pdf(book: Handbook, render_html, static_dir: str | Path,
                 raise RuntimeError("the handbook's contents did not settle on a page count")
             # 3. the footers
             total = sum(r["pages"] for r in results)
-            footer = os.path.join(tmp, "footer.pdf")
             css = css_url or pdf_css_url(static_url_path)
             counted = pool.submit(render_part, footer_html(css, total, results[0]["pages"]),
                                   static_dir, static_url_path, footer).result()
             if counted["pages"] != total:
                 raise RuntimeError(f"footer pages {counted['pages']} != {total}")
-            # 4. one PDF
-            return join_parts(paths, results, footer, target)
-    finally:
-        pool.shutdown()
+        finally:
+            # the workers' memory is given back before joining
+            pool.shutdown(wait=True, cancel_futures=True)
+        # 4. one PDF
+        return join_parts(paths, results, footer, target)
 
 
 def join_parts(paths: list[str], results: list[dict], footer: str, target=None):
@@ -766,8 +767,11 @@ def join_parts(paths: list[str], results: list[dict], footer: str, target=None):
     sources = [pikepdf.Pdf.open(p) for p in paths]
     feet = pikepdf.Pdf.open(footer)
     try:
-        for src in sources:
-            out.pages.extend(src.pages)
+        with warnings.catch_warnings():
+            # "named destinations are not copied": they are made below, for the whole book
+            warnings.simplefilter("ignore", pikepdf.PageCopyWarning)
+            for src in sources:
+                out.pages.extend(src.pages)
         pages = list(out.pages)
         for page, foot in zip(pages, feet.pages):
             page.add_overlay(foot)
