@@ -15,7 +15,9 @@ the build process's peak resident memory (ru_maxrss) and the largest peak of its
 processes.  Synthetic data comes from tests/synthetic.write_dataset into a temporary
 directory, never into data/.
 
-Target (from the project's issue): the city's handbook in under 30 s.
+Targets (from the project's issue): the city's handbook in under 30 s; the national-scale
+one in a practical time and a bounded memory, taken as under 10 minutes with at most 4 GiB for
+the build and its workers together.
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 30.0
+NATIONAL_S, NATIONAL_MIB = 600.0, 4096   # the issue's aim at national scale: under 10 minutes,
+                                         # a few GB at most (all processes at once)
 
 
 class TreeMemory:
@@ -119,7 +123,9 @@ def child(data_dir: str, out: str, jobs: str) -> None:
     except (OSError, StopIteration, ValueError):
         pass
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss   # KiB on Linux
-    print(json.dumps({"products": n, "startup_s": t1 - t0, "build_s": t2 - t1,
+    cpu = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF,
+              resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))
+    print(json.dumps({"products": n, "startup_s": t1 - t0, "build_s": t2 - t1, "cpu_s": cpu,
                       "pages": pages, "pdf_bytes": os.path.getsize(out),
                       "peak_mib": peak_kib / 1024, "jobs": used,
                       "worker_mib": mem.worker_kib / 1024 if used > 1 else None,
@@ -166,7 +172,7 @@ def main(argv=None) -> None:
 
             data_dir = write_dataset(tmp / "synthetic", n_products=args.scale)
             rows.append(measure(data_dir, tmp, f"synthetic {args.scale}", args.jobs))
-    head = f"{'data':<16} {'products':>8} {'start s':>8} {'build s':>8} {'pages':>6} " \
+    head = f"{'data':<16} {'products':>8} {'start s':>8} {'build s':>8} {'CPU s':>6} {'pages':>6} " \
            f"{'PDF MB':>7} {'jobs':>4} {'peak MiB':>9} {'worker MiB':>10} {'all MiB':>8} " \
            f"{'load':>9}"
     print()
@@ -175,16 +181,26 @@ def main(argv=None) -> None:
     for r in rows:
         worker = f"{r['worker_mib']:.0f}" if r["worker_mib"] else "-"
         print(f"{r['label']:<16} {r['products']:>8} {r['startup_s']:>8.1f} {r['build_s']:>8.1f} "
+              f"{r['cpu_s']:>6.0f} "
               f"{r['pages'] if r['pages'] is not None else '?':>6} "
               f"{r['pdf_bytes'] / 1e6:>7.2f} {r['jobs']:>4} {r['peak_mib']:>9.0f} "
               f"{worker:>10} {r['total_mib']:>8.0f} "
               f"{r['load_before']:>4.1f}/{r['load_after']:<4.1f}")
-    print("  peak MiB: the build process (ru_maxrss); worker MiB: the largest worker process;\n"
+    print("  CPU s: processor time of the whole run (start-up, build, workers), which other work on\n"
+          "  the machine does not stretch as it does the seconds of the clock;\n"
+          "  peak MiB: the build process (ru_maxrss); worker MiB: the largest worker process;\n"
           "  all MiB: the largest sum of the build process and its workers at one time (both\n"
           "  sampled from /proc every 0.2 s); load: the 1-minute load average before/after")
     city = rows[0]["startup_s"] + rows[0]["build_s"]
-    print(f"\ncity handbook: {city:.1f} s including start-up; target < {TARGET_S:.0f} s: "
-          + ("met" if city < TARGET_S else "NOT met"))
+    verdict = f"city handbook {city:.1f} s including start-up (target < {TARGET_S:.0f} s: " \
+              + ("met)" if city < TARGET_S else "NOT met)")
+    for r in rows[1:]:
+        took = r["startup_s"] + r["build_s"]
+        ok = took < NATIONAL_S and r["total_mib"] < NATIONAL_MIB
+        verdict += f"; {r['label']}: {took:.0f} s, {r['total_mib']:,.0f} MiB " \
+                   f"(target < {NATIONAL_S:.0f} s and < {NATIONAL_MIB:,} MiB: " \
+                   + ("met)" if ok else "NOT met)")
+    print("\n" + verdict)
 
 
 if __name__ == "__main__":
