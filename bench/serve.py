@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import signal
 import statistics
 import sys
@@ -125,13 +126,12 @@ def main(argv=None) -> int:
     p.add_argument("--scale", type=int, metavar="N", help="N synthetic products")
     p.add_argument("--no-install", action="store_true", help="never create the pygeoapi venv")
     args = p.parse_args(argv)
-    for tool in ("wrk", "nginx"):
-        if not any((Path(d) / tool).exists() for d in
-                   os.environ.get("PATH", "").split(":") + ["/usr/sbin", "/usr/bin"]):
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin"])
+    tools = {tool: shutil.which(tool, path=search) for tool in ("wrk", "nginx")}
+    for tool, path in tools.items():
+        if path is None:
             raise SystemExit(f"{tool} is not installed: apt-get install -y {tool}")
-    nginx_bin = next(str(Path(d) / "nginx") for d in
-                     os.environ.get("PATH", "").split(":") + ["/usr/sbin"]
-                     if (Path(d) / "nginx").exists())
+    nginx_bin = tools["nginx"]
     pyg_python = pygeoapi_python(install=not args.no_install)
     signal.signal(signal.SIGTERM, _interrupt)
     cmd = ["python", "-m", "bench.serve", "--seconds", str(args.seconds), "--rounds",

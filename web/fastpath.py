@@ -5,8 +5,9 @@ Downloads, OGC API responses and the map's versioned scripts are computed once p
 objects) costs several times what sending those bytes does.  `serve()` marks a response as
 *shared*: its bytes depend only on the request's line and the headers in `KEY_HEADERS`, and on
 the data version (the map pages too, but for the CSP nonce in their markup, which is replaced
-by a fresh one in the header and the body of every answer).  This WSGI layer records such a response once (status, headers, body) and
-answers the same request again directly, until the data version changes.
+by a fresh one in the header and the body of every answer).  This WSGI layer records such a
+response once (status, headers, body) and answers the same request again directly, until the
+data version changes.
 
 It keeps every rule Flask applied: the recorded headers are the final ones (security headers,
 ETag, Vary, Content-Disposition), with a fresh CSP nonce per response.  Conditional, ranged or
@@ -40,6 +41,14 @@ class Recorded:
     headers: tuple       # (name, value) pairs; the CSP nonce replaced by NONCE_SLOT
     body: tuple          # the body's parts around its CSP nonce (one part if it has none)
     csp_at: int | None   # index of the Content-Security-Policy header, if any
+
+
+def mark_shared(environ, version: str, nonce_in_body: bool = False) -> None:
+    """Declare this request's response shared (see above) for data version `version`;
+    `nonce_in_body`: its markup holds the request's CSP nonce, to be renewed on each answer."""
+    environ[SHARED] = version
+    if nonce_in_body:
+        environ[NONCE_IN_BODY] = True
 
 
 def request_key(environ) -> tuple | None:

@@ -82,8 +82,7 @@ def _page(mode: str):
     html = shell.replace(NONCE, nonce()).replace(HEAD_SLOT, head, 1)
     resp = Response(html, mimetype="text/html")
     # Shared by requests with the same URL and headers (web/fastpath.py), the nonce aside.
-    request.environ[fastpath.SHARED] = state().version
-    request.environ[fastpath.NONCE_IN_BODY] = True
+    fastpath.mark_shared(request.environ, state().version, nonce_in_body=True)
     # Each response carries its own nonce, so the shell is never reused from a cache; the
     # heavy script it loads is cached for a year under its versioned URL.
     resp.headers["Cache-Control"] = "no-store"

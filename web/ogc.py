@@ -17,7 +17,7 @@ from geo.categories import CATEGORIES, KINDS, STARS
 from geo.filters import FilterError
 
 from .responses import make_cached, serve
-from .state import state
+from .state import data_written_at, state
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -61,23 +61,12 @@ def timestamp() -> str:
 
     Responses are generated once per data version; a time taken from the data, not from the
     process, gives every worker and instance the same bytes and ETags."""
-    def newest() -> str:
-        import os
-
-        from geo.load import FILES
-
-        data_dir = state().dataset.data_dir
-        times = []
-        for rel in FILES.values():
-            try:
-                times.append(os.stat(os.path.join(data_dir, rel)).st_mtime)
-            except OSError:
-                pass
-        when = datetime.fromtimestamp(max(times), timezone.utc) if times else \
-            datetime.now(timezone.utc)
+    def written() -> str:
+        t = data_written_at(state().dataset.data_dir)
+        when = datetime.fromtimestamp(t, timezone.utc) if t else datetime.now(timezone.utc)
         return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    return state().cached(("ogc", "timestamp"), newest)
+    return state().cached(("ogc", "timestamp"), written)
 
 
 def document_format() -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from flask import Response, request
 
-from .fastpath import SHARED
+from .fastpath import mark_shared
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def serve(cached: Cached, max_age: int = 0) -> Response:
 
     The response depends only on the request line, the headers web/fastpath.py keys on and
     the data version, so the fast path may answer the same request again without Flask."""
-    request.environ[SHARED] = cached.version
+    mark_shared(request.environ, cached.version)
     if cached.etag in request.if_none_match:
         resp = Response(status=304)
     elif "gzip" in request.accept_encodings:

@@ -102,6 +102,12 @@ def _fingerprint(data_dir) -> tuple:
     return tuple(out)
 
 
+def data_written_at(data_dir) -> float | None:
+    """When the data files were last written (the newest of their mtimes, epoch seconds)."""
+    times = [entry[2] for entry in _fingerprint(data_dir) if entry[1] is not None]
+    return max(times) / 1e9 if times else None
+
+
 def refresh_state(app=None, force: bool = False) -> bool:
     """Rebuild the State if the data files changed; True when a new State was installed."""
     import time
