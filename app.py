@@ -50,6 +50,8 @@ def create_app(config: dict | None = None) -> Flask:
         # Refuse to serve wrong data; the CLI shows this message without a traceback.
         raise click.ClickException(f"{e}\nFix the file(s) above; nothing was served.") from e
     app.extensions["ocop"] = build_state(dataset)
+    # The region (data/region.json) names every page; the state may be swapped on reload.
+    app.context_processor(lambda: {"region": app.extensions["ocop"].dataset.region})
     Compress(app)
     Babel(app, locale_selector=select_locale)
     app.register_blueprint(maps.bp)

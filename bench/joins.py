@@ -23,10 +23,10 @@ this is a nearest join), on the national set: the first --national points of
 `tests.synthetic.district_points` (the points of a 10,323-product synthetic data set).  The
 app's own code path is the importer's (geo/importer.py, `_normalise`): a product's
 `commune_2025` comes from its address (`geo.geocode.commune_2025`, vietnamadminunits'
-`convert_address`), else from its location: `_Districts.commune_2025_near`, a per-point
-minimum over the 114 centres in degrees.  That per-point path is the baseline here, beside
-`geopandas.sjoin_nearest` in a metric CRS (EPSG:32648, the CRS geo/spatial.py uses), which the
-app does not use; the table counts the points on which they disagree.  The address step is
+`convert_address`), else from its location: `Places.commune_2025_near` (geo/spatial.py), the
+spatial index's nearest centre in the metric CRS, one point at a time.  That per-point path is
+the baseline here, beside `geopandas.sjoin_nearest` in the same CRS (EPSG:32648) for all
+points at once; the table counts the points on which they disagree (ties only).  The address step is
 timed on every distinct Hải Phòng address of the legacy (pre-2025) ward table (twice), and on
 300 addresses it cannot convert (the synthetic data's), each extrapolated to the national set.
 
@@ -260,14 +260,14 @@ def main(argv=None) -> int:
         problems.append("the district join did not give every point its own district")
 
     # -- 2025 communes --------------------------------------------------------------------------
-    from geo.importer import _Districts
+    from geo.importer import _Units
     from tests.synthetic import district_points
 
     nat = district_points(args.national, 1)
     nx = np.array([p[2] for p in nat])
     ny = np.array([p[3] for p in nat])
     nat_points = frame(nx, ny, np.array([p[0] for p in nat], dtype=object))
-    units = _Districts(ROOT / "data")
+    units = _Units(ROOT / "data")
     communes_m = dataset.communes.to_crs(METRIC_CRS)
     times = {"app": [], "sj": []}
     for _ in range(args.repeat):
@@ -278,7 +278,7 @@ def main(argv=None) -> int:
         times["sj"].append(t)
     app_s, sj_s = statistics.median(times["app"]), statistics.median(times["sj"])
     label = f"2025 communes (114 centres), {_n(args.national)} points"
-    rows.append([label, "importer: _Districts.commune_2025_near per point (degrees)",
+    rows.append([label, "importer: Places.commune_2025_near per point (metric)",
                  _n(args.national), f"all, median of {args.repeat}", _t(app_s),
                  _n(args.national / app_s), "1.0x"])
     rows.append(["", f"geopandas.sjoin_nearest in {METRIC_CRS} (not in the app)",
@@ -295,7 +295,7 @@ def main(argv=None) -> int:
         worst = max(p.distance(cg[app_codes[i]]) - p.distance(cg[sj_codes[i]])
                     for p, i in zip(pm, differ))
     commune_line = (f"commune join: {_n(len(sj_codes))} points, every one given a commune: "
-                    f"{'yes' if not nulls else 'NO'}; degrees vs metres disagree on "
+                    f"{'yes' if not nulls else 'NO'}; per point vs sjoin_nearest disagree on "
                     f"{_n(len(differ))} point(s)"
                     + (f", where the importer's choice is at most {worst:,.0f} m farther than "
                        f"the nearest centre" if differ else ""))

@@ -56,8 +56,7 @@ def build_collections(dataset) -> dict[str, Collection]:
     districts["products"] = counts["total"].reindex(districts.index).to_numpy()
     for s in (3, 4, 5):
         districts[f"products_{s}_stars"] = counts[f"stars_{s}"].reindex(districts.index).to_numpy()
-    # A 2025 commune belongs to the old district its centroid lies in; the former Hải Dương
-    # communes belong to none.
+    # A 2025 commune belongs to the former district its centroid lies in.
     communes = dataset.communes.copy()
     joined = gpd.sjoin(communes[["geometry"]], dataset.districts[["code", "geometry"]],
                        how="left", predicate="within")
@@ -65,22 +64,25 @@ def build_collections(dataset) -> dict[str, Collection]:
     communes["district_code"] = communes["district_code"].astype(object).where(
         communes["district_code"].notna(), None)
 
+    region = dataset.region
+    where = region.label("en")
     specs = [
         ("products", "Sản phẩm OCOP", "OCOP products",
-         "OCOP-certified products of Hải Phòng (3-5 stars), each with its source.",
+         f"OCOP-certified products of {where} (3-5 stars), each with its source.",
          products, PRODUCT_FIELDS, "Point",
          ("name", "name_en", "producer", "address", "district", "commune", "description")),
         ("destinations", "Điểm du lịch", "Tourist destinations",
-         "Tourist destinations of Hải Phòng with short descriptions in Vietnamese and English.",
+         f"Tourist destinations of {where} with short descriptions in Vietnamese and English.",
          destinations, DESTINATION_FIELDS, "Point",
          ("name", "name_en", "district", "description", "description_en")),
-        ("districts", "Quận, huyện (trước 7/2025)", "Districts (before July 2025)",
-         "The 15 districts of Hải Phòng before 1 July 2025 with OCOP product counts "
-         "(boundaries: geoBoundaries, CC BY-SA 4.0).",
+        ("districts", "Quận, huyện cũ (đến 1/7/2025)", "Former districts (until 1 July 2025)",
+         f"The {region.former_districts} former districts (until 1 July 2025) of the "
+         f"provinces {where} was formed from ({', '.join(region.province_names_before)}), "
+         "with OCOP product counts (boundaries: geoBoundaries, CC BY-SA 4.0).",
          districts, DISTRICT_FIELDS, "Polygon", ("name", "full_name")),
         ("communes", "Xã, phường, đặc khu (từ 7/2025)", "Communes (from July 2025)",
-         "The 114 commune-level units of Hải Phòng from 1 July 2025 (centroids) and the "
-         "units they were formed from.",
+         f"The {region.units_2025} commune-level units of {where} from 1 July 2025 "
+         "(centroids) and the units they were formed from.",
          communes, COMMUNE_FIELDS, "Point", ("name", "full_name")),
     ]
     out = {}

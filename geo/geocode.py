@@ -1,7 +1,10 @@
-"""Geocode a Hải Phòng address to its commune (or district) centroid with `vietnamadminunits`.
+"""Geocode an address of the region to its commune (or district) centroid with
+`vietnamadminunits`.
 
-Pure code shared by scripts/build_points.py and the importer (geo/importer.py): the same
-address always gives the same point and the same `location_precision`.
+Pure code used by the importer (geo/importer.py), through which every data build goes: the
+same address always gives the same point and the same `location_precision`.  The provinces
+searched are the region's provinces before July 2025 (data/region.json), passed in as a tuple
+of short names such as ("Hải Phòng", "Hải Dương").
 
 * `commune`: the centroid of the commune/ward the source names, when it is found in the
   legacy (pre-July-2025) table; a commune that was only re-typed ("Xã Nam Sơn" -> "Phường
@@ -13,7 +16,7 @@ The library is imported lazily, so the app pays for it only when something is ge
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 UNIT_TYPES = ("thị trấn ", "phường ", "xã ")
@@ -48,32 +51,36 @@ def short_district(text: str | None) -> str:
     return name
 
 
-@lru_cache(maxsize=1)
-def load_districts() -> dict[str, dict]:
-    """Legacy Hải Phòng districts keyed by normalised short name."""
+def _in(provinces: tuple[str, ...]) -> str:
+    """An SQL list of the names (the library's query() takes no parameters: quote them)."""
+    return ",".join("'" + p.replace("'", "''") + "'" for p in provinces)
+
+
+@lru_cache(maxsize=8)
+def load_districts(provinces: tuple[str, ...]) -> dict[str, dict]:
+    """Legacy (pre-July-2025) districts of the provinces, keyed by normalised short name."""
     from vietnamadminunits.database.main import query
 
     rows = query(
-        "select distinct districtShort, districtCode, districtLat, districtLon "
-        "from admin_units_legacy where provinceShort='Hải Phòng'")
+        "select distinct provinceShort, district, districtShort, districtCode, districtLat, "
+        f"districtLon from admin_units_legacy where provinceShort in ({_in(provinces)})")
     return {norm(r["districtShort"]): r for r in rows}
 
 
-@lru_cache(maxsize=1)
-def load_wards() -> dict[tuple[str, str], dict]:
-    """Legacy Hải Phòng communes keyed by (district short name, commune short name)."""
+@lru_cache(maxsize=8)
+def load_wards(provinces: tuple[str, ...]) -> dict[tuple[str, str], dict]:
+    """Legacy communes keyed by (district short name, commune short name)."""
     from vietnamadminunits.database.main import query
 
     rows = query(
-        "select districtShort, ward, wardCode, wardLat, wardLon "
-        "from admin_units_legacy where provinceShort='Hải Phòng' "
-        "and ward is not null")
+        "select districtShort, ward, wardCode, wardLat, wardLon from admin_units_legacy "
+        f"where provinceShort in ({_in(provinces)}) and ward is not null")
     return {(norm(r["districtShort"]), short_unit(r["ward"])): r for r in rows}
 
 
-def find_district(name: str | None, districts: dict[str, dict] | None = None) -> dict | None:
+def find_district(name: str | None, provinces: tuple[str, ...]) -> dict | None:
     """The legacy district record for a name such as "Kiến Thụy" or "Huyện Kiến Thụy"."""
-    districts = load_districts() if districts is None else districts
+    districts = load_districts(provinces)
     return districts.get(norm(name)) or districts.get(short_district(name))
 
 
@@ -87,36 +94,66 @@ class Located:
     warning: str | None = None  # why a named commune was not used
 
 
-def locate(district: dict, commune: str | None, address: str | None,
-           wards: dict | None = None) -> Located:
-    """The point for a record in `district` naming `commune` (may be empty) at `address`."""
-    from vietnamadminunits import ParseMode, parse_address
-
-    wards = load_wards() if wards is None else wards
-    dkey = norm(district["districtShort"])
-    if commune:
-        address = address or f"{commune}, {district['districtShort']}, Hải Phòng"
-        warning = None
-        try:
-            unit = parse_address(address, mode=ParseMode.LEGACY, level=3)
-        except Exception as exc:  # the library raises on unparsable input
-            unit = None
-            warning = f"parse_address failed ({exc}); using district centroid"
-        wrec = wards.get((dkey, short_unit(commune)))
-        if (unit is not None and unit.ward and wrec is not None
-                and short_unit(unit.ward) == short_unit(commune)
-                and unit.district_code == district["districtCode"]):
-            return Located(district, unit.ward_code, unit.longitude, unit.latitude, "commune")
-        if warning is None:
-            warning = (f"commune {commune!r} not found as such in the legacy table (parsed: "
-                       f"{getattr(unit, 'ward', None)!r}); using district centroid")
-        return Located(district, None, district["districtLon"], district["districtLat"],
-                       "district", warning)
-    return Located(district, None, district["districtLon"], district["districtLat"], "district")
+MOVED_MAX_M = 5000
 
 
-def commune_2025(address: str | None) -> tuple[str | None, str | None]:
-    """(name, code) of the post-July-2025 commune an old address now belongs to."""
+def locate(district: dict, commune: str | None, provinces: tuple[str, ...],
+           metres_from_district=None) -> Located:
+    """The point for a record in `district` naming `commune` (may be empty).
+
+    The commune's centroid when the legacy table has it in that district.  When the table
+    files it under another district of the region only (a border moved between 2019 and
+    2025: Gia Xuyên went from Gia Lộc to the city of Hải Dương), that one with a warning,
+    provided its centroid is within MOVED_MAX_M of the named district
+    (`metres_from_district(lon, lat)`): a namesake far away is another commune.  Else the
+    district's centroid, with a warning.
+    """
+    wards = load_wards(provinces)
+    centre = Located(district, None, district["districtLon"], district["districtLat"],
+                     "district")
+    if not commune:
+        return centre
+    key = short_unit(commune)
+    wrec = wards.get((norm(district["districtShort"]), key))
+    if wrec is not None and wrec["wardLon"] is not None:
+        return Located(district, wrec["wardCode"], wrec["wardLon"], wrec["wardLat"], "commune")
+    elsewhere = [(d, r) for (d, k), r in wards.items() if k == key and r["wardLon"] is not None
+                 and metres_from_district is not None
+                 and metres_from_district(r["wardLon"], r["wardLat"]) <= MOVED_MAX_M]
+    if len(elsewhere) == 1:
+        d, r = elsewhere[0]
+        return Located(district, r["wardCode"], r["wardLon"], r["wardLat"], "commune",
+                       f"commune {commune!r} is filed under {d.title()} "
+                       f"in the legacy table, not {district['districtShort']}; placed there")
+    return replace(centre, warning=f"commune {commune!r} not found in "
+                   f"{district['districtShort']} in the legacy table; using the district's "
+                   "centroid")
+
+
+@lru_cache(maxsize=8)
+def load_units_2025(province: str) -> dict[str, dict]:
+    """The province's units from 1 July 2025, keyed by short name."""
+    from vietnamadminunits.database.main import query
+
+    rows = query("select ward, wardShort, wardCode, wardLat, wardLon from admin_units "
+                 f"where provinceShort in ({_in((province,))})")
+    return {norm(r["wardShort"]): r for r in rows}
+
+
+def find_2025(name: str | None, province: str) -> dict | None:
+    """A 2025 unit by name ("Xã Kiến Hải", "Kiến Hải", "Đặc khu Cát Hải")."""
+    if not name:
+        return None
+    n = norm(name)
+    for prefix in ("đặc khu ",) + UNIT_TYPES:
+        n = n.removeprefix(prefix)
+    return load_units_2025(province).get(n)
+
+
+def commune_2025(address: str | None, province: str | None = None
+                 ) -> tuple[str | None, str | None]:
+    """(name, code) of the post-July-2025 commune an old address now belongs to; None when
+    it falls in another province than `province` (the region's, when given)."""
     if not address:
         return None, None
     from vietnamadminunits import convert_address
@@ -125,19 +162,21 @@ def commune_2025(address: str | None) -> tuple[str | None, str | None]:
         new = convert_address(address)
     except Exception:
         return None, None
+    if province and getattr(new, "short_province", None) != province:
+        return None, None
     return (getattr(new, "ward", None) or None,
             getattr(new, "ward_code", None) or None)
 
 
-def nearest_ward(lon: float, lat: float, district_short: str | None = None) -> dict | None:
-    """The legacy commune whose centroid is nearest to a point (optionally within a district)."""
-    best, best_d = None, None
-    for (dkey, _), rec in load_wards().items():
-        if district_short and dkey != norm(district_short):
-            continue
-        if rec["wardLon"] is None or rec["wardLat"] is None:
-            continue
-        d = (rec["wardLon"] - lon) ** 2 + (rec["wardLat"] - lat) ** 2
-        if best_d is None or d < best_d:
-            best, best_d = rec, d
-    return best
+def ward_frame(provinces: tuple[str, ...], district_short: str):
+    """The legacy communes of one district as a GeoDataFrame of centroids (for
+    geo/spatial.nearest_points), indexed by their short name."""
+    import geopandas as gpd
+
+    recs = [r for (dkey, _), r in load_wards(provinces).items()
+            if dkey == norm(district_short) and r["wardLon"] is not None]
+    return gpd.GeoDataFrame(
+        {"ward": [r["ward"] for r in recs]},
+        geometry=gpd.points_from_xy([r["wardLon"] for r in recs],
+                                    [r["wardLat"] for r in recs]),
+        crs="EPSG:4326", index=[short_unit(r["ward"]) for r in recs])

@@ -30,6 +30,7 @@ import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field, replace
+from functools import partial
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -39,18 +40,12 @@ from shapely.geometry import mapping, shape
 
 from . import geocode
 from .categories import CATEGORIES, KINDS
-from .load import (DESTINATION_FIELDS, DISTRICT_FIELDS, FILES, HAI_PHONG_EXTENT,
-                   MAX_FILE_BYTES, PRODUCT_FIELDS, DataError, check_feature, load_dataset,
-                   unclosed_rings)
-from .spatial import NEAREST_MAX_M
+from .load import (DESTINATION_FIELDS, DISTRICT_FIELDS, FILES, MAX_FILE_BYTES,
+                   PRODUCT_FIELDS, DataError, check_feature, load_dataset, unclosed_rings)
+from .placement import spread
+from .region import Region, load_region
+from .spatial import NEAREST_MAX_M, Places, nearest_points
 from .text import fold
-
-# Hải Phòng's local VN-2000 transverse Mercator zone (central meridian 105°45', k = 0.9999,
-# the 7-parameter shift to WGS 84 published with VN-2000).  `--crs VN2000-HP` selects it.
-VN2000_HAI_PHONG = ("+proj=tmerc +lat_0=0 +lon_0=105.75 +k=0.9999 +x_0=500000 +y_0=0 "
-                    "+ellps=WGS84 +towgs84=-191.90441429,-39.30318279,-111.45032835,"
-                    "-0.00928836,0.01975479,-0.00427372,0.252906278 +units=m +no_defs")
-CRS_ALIASES = {"vn2000-hp": VN2000_HAI_PHONG, "vn2000-haiphong": VN2000_HAI_PHONG}
 
 KIND_FIELDS = {"products": PRODUCT_FIELDS, "destinations": DESTINATION_FIELDS,
                "districts": DISTRICT_FIELDS}
@@ -320,12 +315,17 @@ def guess_kind(columns: set[str], geom_types: set[str]) -> str:
 
 # -- coordinates ------------------------------------------------------------------------------
 
-def resolve_crs(text: str | None):
+def resolve_crs(text: str | None, region: Region | None = None):
+    """A pyproj CRS from "EPSG:3405", a WKT/PROJ text, or the region's local VN-2000 zone by
+    its name in data/region.json (`--crs VN2000-HP` for Hải Phòng)."""
     from pyproj import CRS
 
     if not text:
         return None
-    return CRS.from_user_input(CRS_ALIASES.get(text.strip().lower(), text.strip()))
+    text = text.strip()
+    if region is not None and text.lower() == region.vn2000_name.lower():
+        text = region.vn2000_proj
+    return CRS.from_user_input(text)
 
 
 def _map_coords(g: Any, fn: Callable[[float, float], tuple[float, float]]):
@@ -427,25 +427,28 @@ def _year_and_date(values: dict) -> tuple[Any, str | None]:
     return (_int(y) if y is not None else None), None
 
 
-class _Districts:
-    """The pre-2025 district polygons of the data directory, to name and check points."""
+class _Units:
+    """The region's former districts (by code or name) and its 2025 units, with the spatial
+    questions asked through geo/spatial.Places (metric, one engine for loader and importer)."""
 
     def __init__(self, data_dir: Path):
-        doc = json.loads((data_dir / FILES["districts"]).read_text(encoding="utf-8"))
-        self.records = []
-        for f in doc["features"]:
-            p = f["properties"]
-            self.records.append((p["code"], p["name"], p.get("full_name") or p["name"],
-                                 shape(f["geometry"])))
+        self.region = load_region(data_dir)
+        districts = json.loads((data_dir / FILES["districts"]).read_text(encoding="utf-8"))
+        communes = json.loads((data_dir / FILES["communes"]).read_text(encoding="utf-8"))
+        self.places = Places.from_features(districts["features"], communes["features"],
+                                           self.region.metric_crs)
+        self.records = [(f["properties"]["code"], f["properties"]["name"],
+                         f["properties"].get("full_name") or f["properties"]["name"])
+                        for f in districts["features"]]
         self.by_code = {r[0]: r for r in self.records}
         self.by_name = {}
         for r in self.records:
-            self.by_name[fold(r[1])] = r
-            self.by_name[fold(r[2])] = r
-            self.by_name[fold(geocode.short_district(r[2]))] = r
-        communes = json.loads((data_dir / FILES["communes"]).read_text(encoding="utf-8"))
-        self.communes = [(f["properties"]["code"], f["properties"]["full_name"],
-                          *f["geometry"]["coordinates"]) for f in communes["features"]]
+            for n in (r[1], r[2], geocode.short_district(r[2])):
+                self.by_name[fold(n)] = r
+
+    @property
+    def provinces(self) -> tuple[str, ...]:
+        return self.region.province_names_before
 
     def find(self, code: Any, name: Any):
         code, name = _text(code), _text(name)
@@ -458,30 +461,14 @@ class _Districts:
 
     def at(self, lon: float, lat: float):
         """(district record containing the point or nearest to it, distance in m)."""
-        pt = shapely.Point(lon, lat)
-        best, best_d = None, None
-        for r in self.records:
-            if r[3].covers(pt):
-                return r, 0.0
-            d = _metres(r[3].distance(pt), lat)
-            if best_d is None or d < best_d:
-                best, best_d = r, d
-        return best, best_d
+        code, metres = self.places.district_at(lon, lat)
+        return self.by_code.get(code), metres
 
     def commune_2025_near(self, lon: float, lat: float):
-        best = min(self.communes, key=lambda c: (c[2] - lon) ** 2 + (c[3] - lat) ** 2)
-        return best[1], best[0]
+        return self.places.commune_2025_near(lon, lat)
 
-
-def _metres(deg: float, lat: float) -> float:
-    """A degree distance near Hải Phòng, roughly in metres (enough for warnings)."""
-    return deg * 111_320 * (1 + math.cos(math.radians(lat))) / 2
-
-
-def _km(lon1, lat1, lon2, lat2) -> float:
-    dx = (lon2 - lon1) * 111.32 * math.cos(math.radians((lat1 + lat2) / 2))
-    dy = (lat2 - lat1) * 110.57
-    return math.hypot(dx, dy)
+    def metres_from(self, code: str, lon: float, lat: float) -> float:
+        return self.places.metres_from_district(code, lon, lat)
 
 
 PRODUCT_ORDER = ("id", "name", "name_en", "producer", "category", "stars", "district_code",
@@ -576,8 +563,9 @@ def read_import(path: str | Path, data_dir: str | Path, kind: str | None = None,
 
     # CRS: what the file declares wins; --crs is for files that declare none.
     try:
-        given = resolve_crs(crs)
-        source = resolve_crs(declared) if declared else given
+        region = load_region(data_dir)
+        given = resolve_crs(crs, region)
+        source = resolve_crs(declared, region) if declared else given
     except Exception as e:  # pyproj.exceptions.CRSError
         imp.problems.append(Problem(None, None, f"unknown coordinate reference system: {e}"))
         return imp
@@ -602,7 +590,7 @@ def read_import(path: str | Path, data_dir: str | Path, kind: str | None = None,
         imp.problems.append(Problem(None, None, "the file has no rows"))
         return imp
     pair = next(((a, b) for a, b in COORD_PAIRS if a in columns and b in columns), None)
-    units = _Districts(data_dir)
+    units = _Units(data_dir)
     iterator = progress(rows, len(rows)) if progress else rows
     seen: dict[str, int] = {}
     for num, values, geom in iterator:
@@ -626,7 +614,7 @@ def read_import(path: str | Path, data_dir: str | Path, kind: str | None = None,
 
 
 def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer,
-               units: _Districts, repair: bool, fmt: str):
+               units: _Units, repair: bool, fmt: str):
     kind, probs = imp.kind, []
     props = _props(kind, values)
     extra_precision = _text(values.get("location_precision"))
@@ -652,52 +640,72 @@ def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer
     if kind == "districts":
         geom, gprobs = _polygon(num, geom, repair, fmt)
         probs.extend(gprobs)
-        return _finish(num, kind, props, geom, probs)
+        return _finish(num, kind, props, geom, probs, units)
 
     # Which old district: stated (code or name), else from the address, else the location.
+    region = units.region
     drow = units.find(values.get("district_code"), values.get("district"))
     stated = _text(values.get("district_code")) or _text(values.get("district"))
     if stated and drow is None:
-        probs.append(Problem(num, "district", f"{stated!r} is not one of Hải Phòng's 15 "
-                             "districts (before July 2025)"))
-        return _finish(num, kind, props, None, probs, keep=False)
+        probs.append(Problem(num, "district", f"{stated!r} is not one of the "
+                             f"{region.former_districts} former districts of "
+                             f"{region.label('vi')} (before July 2025)"))
+        return _finish(num, kind, props, None, probs, units, keep=False)
     if drow is None and props.get("address"):
         drow = _district_from_address(props["address"], units)
+    unit25 = None
     if geom is None:
         if drow is None:
             probs.append(Problem(num, "district", "no coordinates and no district or address "
                                  "to place the row by"))
-            return _finish(num, kind, props, None, probs, keep=False)
-        legacy = geocode.find_district(drow[1])
+            return _finish(num, kind, props, None, probs, units, keep=False)
+        legacy = geocode.find_district(drow[1], units.provinces)
         if legacy is None:
             probs.append(Problem(num, "district", f"{drow[1]!r} is not in the address table"))
-            return _finish(num, kind, props, None, probs, keep=False)
-        found = geocode.locate(legacy, props.get("commune"), props.get("address"))
+            return _finish(num, kind, props, None, probs, units, keep=False)
+        found = geocode.locate(legacy, props.get("commune"), units.provinces,
+                               partial(units.metres_from, drow[0]))
+        if found.precision == "district" and props.get("commune"):
+            # A commune named in the units of 2025 (sources after 1 July 2025 use them).
+            unit25 = geocode.find_2025(props["commune"], region.province.name)
+        if unit25 is not None:
+            found = replace(found, lon=unit25["wardLon"], lat=unit25["wardLat"],
+                            precision="commune", warning=None)
         if found.warning:
             probs.append(Problem(num, "commune", found.warning, "warning"))
-        geom = {"type": "Point", "coordinates": [round(found.lon, 6), round(found.lat, 6)]}
+        lon, lat = found.lon, found.lat
+        if found.precision != "exact":
+            # Approximate points of different producers must not share one point.
+            lon, lat = spread(lon, lat, props.get("producer") or props.get("name") or "")
+        geom = {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]}
         props["location_precision"] = found.precision
         if found.commune_code:
             props["commune_code"] = found.commune_code
     else:
         props["location_precision"] = extra_precision or "exact"
     lonlat = geom.get("coordinates") if geom.get("type") == "Point" else None
-    if drow is None and lonlat and _plausible(lonlat):
+    if drow is None and lonlat and region.contains(*lonlat):
         drow, dist = units.at(*lonlat)
         if dist and dist > NEAREST_MAX_M:
             drow = None
     if drow is not None:
         props["district_code"], props["district"] = drow[0], drow[1]
-    if given_xy and _plausible(given_xy):
+    if given_xy and region.contains(*given_xy):
         probs.extend(_location_checks(num, props, drow, given_xy, units))
-    # The post-July-2025 commune: from the address, else by location (nearest centroid).
-    name25, code25 = geocode.commune_2025(props.get("address"))
-    if name25:
-        props.update(commune_2025=name25, commune_2025_code=code25, commune_2025_from="address")
-    elif lonlat and _plausible(lonlat):
-        name25, code25 = units.commune_2025_near(*lonlat)
-        props.update(commune_2025=name25, commune_2025_code=code25,
-                     commune_2025_from="location")
+    # The 2025 unit: named by the row, else from the old address, else by location.
+    if unit25 is not None:
+        props.update(commune_2025=unit25["ward"], commune_2025_code=unit25["wardCode"],
+                     commune_2025_from="commune")
+    else:
+        name25, code25 = geocode.commune_2025(_old_address(props, drow, units),
+                                              region.province.name)
+        if name25:
+            props.update(commune_2025=name25, commune_2025_code=code25,
+                         commune_2025_from="address")
+        elif lonlat and region.contains(*lonlat):
+            name25, code25 = units.commune_2025_near(*lonlat)
+            props.update(commune_2025=name25, commune_2025_code=code25,
+                         commune_2025_from="location")
     if kind == "products" and not props.get("name_en") and props.get("name"):
         props["name_en"] = props["name"]
         probs.append(Problem(num, "name_en", "no English name; the Vietnamese name is used",
@@ -706,15 +714,20 @@ def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer
         props["description_en"] = props["description"]
         probs.append(Problem(num, "description_en", "no English description; the Vietnamese "
                              "one is used", "warning"))
-    return _finish(num, kind, props, geom, probs)
+    return _finish(num, kind, props, geom, probs, units)
 
 
-def _plausible(xy) -> bool:
-    x0, y0, x1, y1 = HAI_PHONG_EXTENT
-    return x0 <= xy[0] <= x1 and y0 <= xy[1] <= y1
+def _old_address(props: dict, drow, units: _Units) -> str | None:
+    """The pre-2025 address to convert: the commune and district the row names (with their
+    province) before a free-text address, which may already be written in the 2025 units."""
+    if drow is not None and props.get("commune"):
+        legacy = geocode.find_district(drow[1], units.provinces)
+        if legacy is not None:
+            return f"{props['commune']}, {legacy['district']}, {legacy['provinceShort']}"
+    return props.get("address")
 
 
-def _district_from_address(address: str, units: _Districts):
+def _district_from_address(address: str, units: _Units):
     try:
         from vietnamadminunits import ParseMode, parse_address
 
@@ -724,30 +737,36 @@ def _district_from_address(address: str, units: _Districts):
     return units.find(getattr(unit, "district_code", None), getattr(unit, "district", None))
 
 
-def _location_checks(num, props, drow, xy, units: _Districts) -> list[Problem]:
-    """A point outside Hải Phòng's districts (error) or in another district/commune than the
+def _location_checks(num, props, drow, xy, units: _Units) -> list[Problem]:
+    """A point outside the region's districts (error) or in another district/commune than the
     row names (warning, naming both)."""
     out = []
     at, dist = units.at(*xy)
     if dist and dist > NEAREST_MAX_M:
-        out.append(Problem(num, None, f"the point {list(xy)} lies outside Hải Phòng "
-                           f"({dist / 1000:.1f} km from the nearest district, {at[1]})"))
+        out.append(Problem(num, None, f"the point {list(xy)} lies outside "
+                           f"{units.region.label('vi')} ({dist / 1000:.1f} km from the nearest "
+                           f"district, {at[1] if at else '?'})"))
         return out
     if drow is not None and at is not None and at[0] != drow[0]:
         out.append(Problem(num, "district", f"the row says {drow[1]} but the point lies in "
                            f"{at[1]}", "warning"))
     commune = props.get("commune")
     if commune and at is not None:
-        near = geocode.nearest_ward(xy[0], xy[1], at[1])
-        if near and geocode.short_unit(near["ward"]) != geocode.short_unit(commune):
-            named = geocode.load_wards().get((geocode.norm(drow[1] if drow else at[1]),
-                                              geocode.short_unit(commune)))
-            far = (f" ({_km(xy[0], xy[1], named['wardLon'], named['wardLat']):.1f} km from "
-                   f"the centre of {commune})") if named and named["wardLon"] else ""
-            if not named or not named["wardLon"] or \
-                    _km(xy[0], xy[1], named["wardLon"], named["wardLat"]) > 3:
+        wards = geocode.ward_frame(units.provinces, at[1])
+        labels, _ = nearest_points([xy[0]], [xy[1]], wards, units.region.metric_crs)
+        key = geocode.short_unit(commune)
+        if labels[0] is not None and labels[0] != key:
+            near = wards.loc[labels[0], "ward"]
+            named = geocode.ward_frame(units.provinces, drow[1] if drow else at[1])
+            km = None
+            if key in named.index:
+                _, m = nearest_points([xy[0]], [xy[1]], named.loc[[key]],
+                                      units.region.metric_crs)
+                km = m[0] / 1000
+            if km is None or km > 3:
+                far = f" ({km:.1f} km from the centre of {commune})" if km is not None else ""
                 out.append(Problem(num, "commune", f"the row says {commune} but the point is "
-                                   f"nearest to {near['ward']}{far}", "warning"))
+                                   f"nearest to {near}{far}", "warning"))
     return out
 
 
@@ -800,7 +819,7 @@ def _close(geom):
 _MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
 
 
-def _finish(num, kind, props, geom, probs, keep=True):
+def _finish(num, kind, props, geom, probs, units: _Units, keep=True):
     fields = KIND_FIELDS[kind]
     for k, v in props.items():
         if isinstance(v, str) and _MARKUP.search(v):
@@ -813,7 +832,7 @@ def _finish(num, kind, props, geom, probs, keep=True):
     if geom is None and keep:
         probs.append(Problem(num, None, "no coordinates and nothing to geocode"))
     if geom is not None:
-        found, _ = check_feature(feat, fields, GEOM_TYPES[kind], HAI_PHONG_EXTENT)
+        found, _ = check_feature(feat, fields, GEOM_TYPES[kind], units.region)
         for name, reason in found:
             probs.append(Problem(num, name, reason))
     return (feat if keep and geom is not None else None), probs

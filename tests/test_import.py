@@ -20,6 +20,7 @@ from werkzeug.security import generate_password_hash
 from app import create_app
 from geo import importer
 from geo.load import FILES, load_dataset
+from geo.region import load_region
 from geo.store import Store
 from tests.data.make_fixtures import files as fixture_files
 
@@ -366,7 +367,9 @@ def test_geopackage_and_kml(data_copy, tmp_path, suffix, driver):
 def test_hai_phong_local_vn2000_zone(data_copy, tmp_path):
     from pyproj import Transformer
 
-    x, y = Transformer.from_crs("EPSG:4326", importer.resolve_crs("VN2000-HP"),
+    region = load_region(data_copy)
+    assert region.vn2000_name == "VN2000-HP"
+    x, y = Transformer.from_crs("EPSG:4326", importer.resolve_crs("VN2000-HP", region),
                                 always_xy=True).transform(106.89, 20.80)
     path = tmp_path / "local.csv"
     path.write_text("id,name,name_en,category,stars,district,address,source,x,y\n"

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import free_port
+from tests.synthetic import N_DISTRICTS
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,7 @@ def test_static_copy_draws_the_same_map(watch, static_server, app, page, tmp_pat
     w = watch()
     w.page.goto(f"{static_server}/{page}")
     w.page.wait_for_selector("[data-ocop-ready]", timeout=15000)
-    assert w.page.locator("path.ocop-district").count() == 15
+    assert w.page.locator("path.ocop-district").count() == N_DISTRICTS
     assert w.page.evaluate("() => OcopMap.layers.products.getLayers().length") == len(st.products)
     assert w.page.evaluate("() => OcopMap.layers.destinations.getLayers().length") == \
         len(st.dataset.destinations)

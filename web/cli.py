@@ -53,7 +53,8 @@ def _options(f):
                      help="What the file holds (default: guessed from its columns)."),
         click.option("--crs", default=None,
                      help="CRS of coordinates when the file declares none, e.g. EPSG:3405 "
-                          "(VN-2000 / UTM 48N) or VN2000-HP (Hải Phòng's local zone)."),
+                          "(VN-2000 / UTM 48N) or the local VN-2000 zone named in data/region.json "
+                          "(VN2000-HP for Hải Phòng)."),
         click.option("--repair", is_flag=True,
                      help="Repair invalid polygons (close rings, fix self-intersections, "
                           "ring order) instead of refusing them."),

@@ -13,7 +13,7 @@ DEFAULT_LANG = "vi"
 
 # key -> message; keys are what geo/mapbuild.py and static/ocop-map.js use.
 MESSAGES = {
-    'title': _l('Hải Phòng OCOP products map'),
+    'title': _l('{region} OCOP products map'),
     'subtitle': _l('Certified OCOP products and tourist destinations'),
     'layer_products': _l('OCOP products'),
     'layer_destinations': _l('Tourist destinations'),
@@ -97,7 +97,7 @@ MESSAGES = {
     'control_zoom': _l('Zoom buttons'),
     'popup_unavailable': _l('Details could not be loaded; please try again.'),
     # The printable handbook (/handbook, `ocop handbook`).
-    'hb_title': _l('Hải Phòng OCOP handbook'),
+    'hb_title': _l('{region} OCOP handbook'),
     'hb_subtitle': _l('Certified OCOP products, district by district'),
     'hb_scope': _l('This handbook covers'),
     'hb_scope_all': _l('the whole city'),
@@ -140,8 +140,13 @@ def select_locale() -> str:
 
 
 def messages() -> dict[str, str]:
-    """Every UI string in the current request's language."""
-    return {key: str(msg) for key, msg in MESSAGES.items()}
+    """Every UI string in the current request's language, `{region}` filled in with the
+    region's name (data/region.json)."""
+    from flask import current_app
+    from flask_babel import get_locale
+
+    region = current_app.extensions["ocop"].dataset.region.label(str(get_locale() or "vi"))
+    return {key: str(msg).replace("{region}", region) for key, msg in MESSAGES.items()}
 
 
 __all__ = ["AUTONYMS", "LANGS", "MESSAGES", "gettext", "messages", "select_locale"]

@@ -110,7 +110,8 @@ def document(name: str, make_doc, template: str, json_type: str = ogc.JSON, **co
 @bp.get("/")
 @bp.get("")
 def landing():
-    return document("landing", ogc.landing, "ogc/landing.html")
+    return document("landing", partial(ogc.landing, state().dataset.region),
+                    "ogc/landing.html")
 
 
 @bp.get("/conformance")
@@ -123,7 +124,7 @@ def api():
     st = state()
 
     def make(base, fmt):
-        return ogc.openapi(st.collections, base, st.district_codes, list(KINDS),
+        return ogc.openapi(st.dataset.region, st.collections, base, st.district_codes, list(KINDS),
                            list(CATEGORIES), list(STARS))
 
     return document("api", make, "ogc/api.html", ogc.OPENAPI)
