@@ -12,7 +12,7 @@ from geo.load import DataError, load_dataset
 from web import assets, exports, maps, ogc, pages
 from web.errors import register_errors
 from web.security import register_security_headers
-from web.i18n import DEFAULT_LANG, select_locale
+from web.i18n import DEFAULT_LANG, register_language_header, select_locale
 from web.state import build_state
 from web import cli as ocop_cli
 from web import static_site
@@ -61,6 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(ogc.bp)
     register_errors(app)
     register_security_headers(app)
+    register_language_header(app)
     ocop_cli.init_app(app)
     static_site.init_app(app)
     handbook_web.init_app(app)

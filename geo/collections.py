@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import geopandas as gpd
 
+from . import certificates
 from .filters import search_text
 from .spatial import counts_by_district, locate_districts
 
@@ -26,12 +28,16 @@ class Collection:
         return self.frame[list(self.fields) + ["geometry"]]
 
 
-PRODUCT_FIELDS = ("id", "name", "name_en", "producer", "category", "stars", "district_code",
-                  "district", "commune", "commune_2025", "address", "certified_year", "links",
-                  "description", "description_en", "source", "location_precision",
-                  "spatial_district_code", "district_check")
-DESTINATION_FIELDS = ("id", "name", "name_en", "kind", "district_code", "district",
-                      "description", "description_en", "source", "location_precision",
+PRODUCT_FIELDS = ("id", "name", "name_en", "producer", "category", "stars",
+                  "commune_2025", "commune_2025_code", "commune_2025_from", "district_code", "district", "commune",
+                  "commune_code", "address", "certified_year", "certified_date",
+                  "certificate_status", "certificate_expires", "links", "description",
+                  "description_en", "source", "location_precision", "spatial_district_code",
+                  "district_check")
+DESTINATION_FIELDS = ("id", "name", "name_en", "kind", "commune_2025", "commune_2025_code",
+                      "commune_2025_from",
+                      "district_code", "district", "commune", "description",
+                      "description_en", "source", "location_precision",
                       "spatial_district_code", "district_check")
 DISTRICT_FIELDS = ("code", "name", "full_name", "type", "district_code", "products",
                    "products_3_stars", "products_4_stars", "products_5_stars", "source")
@@ -47,8 +53,20 @@ def _with_columns(frame: gpd.GeoDataFrame, fields) -> gpd.GeoDataFrame:
     return out
 
 
-def build_collections(dataset) -> dict[str, Collection]:
-    products = locate_districts(dataset.products, dataset.districts)
+def with_certificates(products: gpd.GeoDataFrame, today: date) -> gpd.GeoDataFrame:
+    """`certificate_status` (valid | expired | unknown) and `certificate_expires` as of
+    `today`, by the one rule in geo/certificates.py."""
+    out = products.copy()
+    recs = out[[c for c in ("certified_year", "certified_date") if c in out]].to_dict("records")
+    out["certificate_status"] = [certificates.status(r, today) for r in recs]
+    out["certificate_expires"] = [(e.isoformat() if (e := certificates.expires_on(r)) else None)
+                                  for r in recs]
+    return out
+
+
+def build_collections(dataset, today: date | None = None) -> dict[str, Collection]:
+    products = with_certificates(locate_districts(dataset.products, dataset.districts),
+                                 today or date.today())
     destinations = locate_districts(dataset.destinations, dataset.districts)
     counts = counts_by_district(products, dataset.districts["code"])
     districts = dataset.districts.copy()

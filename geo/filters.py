@@ -14,6 +14,7 @@ import numpy as np
 import shapely
 
 from .categories import CATEGORIES, STARS
+from .certificates import STATUSES
 from .spatial import METRIC_CRS
 from .text import fold
 
@@ -31,6 +32,8 @@ class FilterError(ValueError):
 @dataclass(frozen=True)
 class Filter:
     districts: tuple[str, ...] = ()
+    communes: tuple[str, ...] = ()          # 2025 unit codes
+    certificates: tuple[str, ...] = ()      # valid | expired | unknown
     categories: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     stars: tuple[int, ...] = ()
@@ -41,17 +44,18 @@ class Filter:
     applied: tuple[str, ...] = field(default=(), compare=False)
 
     def is_empty(self) -> bool:
-        return not (self.districts or self.categories or self.kinds or self.stars or self.q
-                    or self.bbox or self.near)
+        return not (self.districts or self.communes or self.certificates or self.categories
+                    or self.kinds or self.stars or self.q or self.bbox or self.near)
 
 
 # Which filters make sense for which collection.  A filter that cannot apply is an error
 # rather than silently ignored, so a wrong link never looks like an empty result.
 APPLIES = {
-    "products": {"district", "category", "stars", "q", "bbox", "near", "radius_km"},
-    "destinations": {"district", "kind", "q", "bbox", "near", "radius_km"},
+    "products": {"district", "commune", "certificate", "category", "stars", "q", "bbox",
+                 "near", "radius_km"},
+    "destinations": {"district", "commune", "kind", "q", "bbox", "near", "radius_km"},
     "districts": {"district", "q", "bbox", "near", "radius_km"},
-    "communes": {"district", "q", "bbox", "near", "radius_km"},
+    "communes": {"district", "commune", "q", "bbox", "near", "radius_km"},
 }
 FILTER_PARAMS = frozenset().union(*APPLIES.values())
 
@@ -83,7 +87,8 @@ def parse_bbox(raw: str) -> tuple[float, float, float, float]:
     return x0, y0, x1, y1
 
 
-def parse_filter(args, collection: str, known_districts=None, kinds=None) -> Filter:
+def parse_filter(args, collection: str, known_districts=None, kinds=None,
+                 known_communes=None) -> Filter:
     """Build a Filter from a MultiDict-like `args` (getlist/get).  Raises FilterError."""
     allowed = APPLIES[collection]
     present = [k for k in FILTER_PARAMS if args.get(k) not in (None, "")]
@@ -96,6 +101,17 @@ def parse_filter(args, collection: str, known_districts=None, kinds=None) -> Fil
         for d in districts:
             if d not in known_districts:
                 raise FilterError("district", f"unknown district code {d[:20]!r}")
+
+    communes = tuple(dict.fromkeys(v for v in args.getlist("commune") if v))
+    if known_communes is not None:
+        for c in communes:
+            if c not in known_communes:
+                raise FilterError("commune", f"unknown 2025 commune code {c[:20]!r}")
+    certs = tuple(dict.fromkeys(v for v in args.getlist("certificate") if v))
+    for c in certs:
+        if c not in STATUSES:
+            raise FilterError("certificate", f"unknown certificate status {c[:20]!r}; "
+                                             "expected one of " + ", ".join(STATUSES))
 
     cats = tuple(dict.fromkeys(v for v in args.getlist("category") if v))
     for c in cats:
@@ -131,7 +147,7 @@ def parse_filter(args, collection: str, known_districts=None, kinds=None) -> Fil
             raise FilterError("radius_km", f"must be between 0 and {MAX_RADIUS_KM:g}")
         if near is None:
             raise FilterError("radius_km", "needs near=lon,lat")
-    return Filter(districts=districts, categories=cats, kinds=kind_list,
+    return Filter(districts=districts, communes=communes, certificates=certs, categories=cats, kinds=kind_list,
                   stars=tuple(dict.fromkeys(stars)), q=fold(q), bbox=bbox, near=near,
                   radius_km=radius, applied=tuple(sorted(present)))
 
@@ -145,6 +161,11 @@ def apply_filter(frame: gpd.GeoDataFrame, f: Filter, text_columns) -> gpd.GeoDat
     mask = np.ones(len(frame), dtype=bool)
     if f.districts:
         mask &= frame["district_code"].isin(f.districts).to_numpy()
+    if f.communes:
+        col = "code" if "commune_2025_code" not in frame else "commune_2025_code"
+        mask &= frame[col].isin(f.communes).to_numpy()
+    if f.certificates:
+        mask &= frame["certificate_status"].isin(f.certificates).to_numpy()
     if f.categories:
         mask &= frame["category"].isin(f.categories).to_numpy()
     if f.kinds:

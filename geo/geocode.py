@@ -92,13 +92,28 @@ class Located:
     lat: float
     precision: str              # "commune" | "district"
     warning: str | None = None  # why a named commune was not used
+    commune_name: str | None = None   # the legacy commune the point is the centroid of
 
 
 MOVED_MAX_M = 5000
 
 
+def load_merged(path) -> dict[tuple[str, str], str]:
+    """Communes merged between 2019 and early 2025, from a curated CSV (commune, district,
+    successor, ..., source): (district short name, commune short name) -> successor."""
+    import csv
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return {(norm(r["district"]), short_unit(r["commune"])): r["successor"]
+                for r in csv.DictReader(f) if r.get("successor")}
+
+
 def locate(district: dict, commune: str | None, provinces: tuple[str, ...],
-           metres_from_district=None) -> Located:
+           metres_from_district=None, merged: dict | None = None) -> Located:
     """The point for a record in `district` naming `commune` (may be empty).
 
     The commune's centroid when the legacy table has it in that district.  When the table
@@ -116,7 +131,17 @@ def locate(district: dict, commune: str | None, provinces: tuple[str, ...],
     key = short_unit(commune)
     wrec = wards.get((norm(district["districtShort"]), key))
     if wrec is not None and wrec["wardLon"] is not None:
-        return Located(district, wrec["wardCode"], wrec["wardLon"], wrec["wardLat"], "commune")
+        return Located(district, wrec["wardCode"], wrec["wardLon"], wrec["wardLat"], "commune",
+                       commune_name=wrec["ward"])
+    successor = (merged or {}).get((norm(district["districtShort"]), key))
+    srec = wards.get((norm(district["districtShort"]), short_unit(successor))) if successor \
+        else None
+    if srec is not None and srec["wardLon"] is not None:
+        # Merged before 2025 into a commune the table knows: its centroid (the old commune
+        # lies inside it), said in a warning.
+        return Located(district, srec["wardCode"], srec["wardLon"], srec["wardLat"], "commune",
+                       f"commune {commune!r} was merged into {successor}; placed at its "
+                       "centroid", commune_name=srec["ward"])
     elsewhere = [(d, r) for (d, k), r in wards.items() if k == key and r["wardLon"] is not None
                  and metres_from_district is not None
                  and metres_from_district(r["wardLon"], r["wardLat"]) <= MOVED_MAX_M]
@@ -124,7 +149,8 @@ def locate(district: dict, commune: str | None, provinces: tuple[str, ...],
         d, r = elsewhere[0]
         return Located(district, r["wardCode"], r["wardLon"], r["wardLat"], "commune",
                        f"commune {commune!r} is filed under {d.title()} "
-                       f"in the legacy table, not {district['districtShort']}; placed there")
+                       f"in the legacy table, not {district['districtShort']}; placed there",
+                       commune_name=r["ward"])
     return replace(centre, warning=f"commune {commune!r} not found in "
                    f"{district['districtShort']} in the legacy table; using the district's "
                    "centroid")

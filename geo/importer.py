@@ -441,6 +441,8 @@ class _Units:
                          f["properties"].get("full_name") or f["properties"]["name"])
                         for f in districts["features"]]
         self.by_code = {r[0]: r for r in self.records}
+        # Communes merged between 2019 and early 2025 (data/sources/communes_merged.csv).
+        self.merged = geocode.load_merged(data_dir / "sources" / "communes_merged.csv")
         self.by_name = {}
         for r in self.records:
             for n in (r[1], r[2], geocode.short_district(r[2])):
@@ -653,7 +655,7 @@ def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer
         return _finish(num, kind, props, None, probs, units, keep=False)
     if drow is None and props.get("address"):
         drow = _district_from_address(props["address"], units)
-    unit25 = None
+    unit25 = legacy_commune = None
     if geom is None:
         if drow is None:
             probs.append(Problem(num, "district", "no coordinates and no district or address "
@@ -664,7 +666,7 @@ def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer
             probs.append(Problem(num, "district", f"{drow[1]!r} is not in the address table"))
             return _finish(num, kind, props, None, probs, units, keep=False)
         found = geocode.locate(legacy, props.get("commune"), units.provinces,
-                               partial(units.metres_from, drow[0]))
+                               partial(units.metres_from, drow[0]), units.merged)
         if found.precision == "district" and props.get("commune"):
             # A commune named in the units of 2025 (sources after 1 July 2025 use them).
             unit25 = geocode.find_2025(props["commune"], region.province.name)
@@ -681,6 +683,7 @@ def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer
         props["location_precision"] = found.precision
         if found.commune_code:
             props["commune_code"] = found.commune_code
+        legacy_commune = found.commune_name
     else:
         props["location_precision"] = extra_precision or "exact"
     lonlat = geom.get("coordinates") if geom.get("type") == "Point" else None
@@ -697,8 +700,9 @@ def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer
         props.update(commune_2025=unit25["ward"], commune_2025_code=unit25["wardCode"],
                      commune_2025_from="commune")
     else:
-        name25, code25 = geocode.commune_2025(_old_address(props, drow, units),
-                                              region.province.name)
+        name25, code25 = geocode.commune_2025(
+            _old_address(legacy_commune or props.get("commune"), props, drow, units),
+            region.province.name)
         if name25:
             props.update(commune_2025=name25, commune_2025_code=code25,
                          commune_2025_from="address")
@@ -717,13 +721,14 @@ def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer
     return _finish(num, kind, props, geom, probs, units)
 
 
-def _old_address(props: dict, drow, units: _Units) -> str | None:
-    """The pre-2025 address to convert: the commune and district the row names (with their
-    province) before a free-text address, which may already be written in the 2025 units."""
-    if drow is not None and props.get("commune"):
+def _old_address(commune: str | None, props: dict, drow, units: _Units) -> str | None:
+    """The pre-2025 address to convert: the legacy commune the row was placed in (the one it
+    names, or what that was merged into) and its district, before a free-text address, which
+    may already be written in the 2025 units."""
+    if drow is not None and commune:
         legacy = geocode.find_district(drow[1], units.provinces)
         if legacy is not None:
-            return f"{props['commune']}, {legacy['district']}, {legacy['provinceShort']}"
+            return f"{commune}, {legacy['district']}, {legacy['provinceShort']}"
     return props.get("address")
 
 

@@ -130,7 +130,8 @@ class ItemsQuery:
         return self.params, self.limit, self.offset
 
 
-def parse_items_query(pairs, collection: str, known_districts=None, kinds=None) -> ItemsQuery:
+def parse_items_query(pairs, collection: str, known_districts=None, kinds=None,
+                      known_communes=None) -> ItemsQuery:
     """Check and parse an items request's query string.  Raises FilterError.
 
     `limit` above MAX_LIMIT is clamped, as the standard allows, not refused."""
@@ -140,7 +141,8 @@ def parse_items_query(pairs, collection: str, known_districts=None, kinds=None) 
     output_format(args, "json")
     limit = min(_count(args, "limit", DEFAULT_LIMIT, 1), MAX_LIMIT)
     offset = _count(args, "offset", 0, 0)
-    f = parse_filter(args, collection, known_districts=known_districts, kinds=kinds)
+    f = parse_filter(args, collection, known_districts=known_districts, kinds=kinds,
+                     known_communes=known_communes)
     return ItemsQuery(f, limit, offset, args.without("offset", "f"))
 
 
@@ -404,6 +406,14 @@ def _parameters(known_districts, kinds, categories, stars) -> dict:
         "district": _array_param("district", "District code(s), before July 2025 "
                                  "(property district_code).",
                                  {"type": "string", "enum": sorted(known_districts)}),
+        "commune": _array_param("commune", "Commune, ward or special zone code(s) from "
+                                "1 July 2025 (property commune_2025_code; for the communes "
+                                "collection, code).", {"type": "string"}),
+        "certificate": _array_param("certificate", "Certificate status(es) as of today: a "
+                                    "certificate is valid 36 months; a year alone counts "
+                                    "from 1 January.",
+                                    {"type": "string", "enum": ["valid", "expired",
+                                                                "unknown"]}),
         "category": _array_param("category", "OCOP product group(s).",
                                  {"type": "string", "enum": list(categories)}),
         "stars": _array_param("stars", "OCOP star rating(s).",

@@ -7,6 +7,7 @@ from urllib.parse import urlencode, urlsplit
 
 from babel.numbers import format_decimal
 
+from . import certificates
 from .categories import CATEGORIES, KINDS
 from .nearby import DEFAULT_RADIUS_KM, Near
 from .text import escape
@@ -66,22 +67,39 @@ def near_html(items: list[Near], layer: str, heading: str, ctx: PopupContext) ->
     return f'<div class="ocop-near"><h3>{title}</h3><ul>{lis}</ul></div>'
 
 
-CERTIFICATE_MONTHS = 36
+def _start(rec: dict) -> str:
+    start, known = certificates.certified_on(rec)
+    return start.strftime("%d/%m/%Y") if known else str(start.year)
+
+
+def certificate_text(rec: dict, L: dict, today: date) -> str:
+    """The certificate row of a popup, under the one rule (geo/certificates.py)."""
+    st = certificates.status(rec, today)
+    return L["cert_unknown"] if st == "unknown" else L[f"cert_{st}"].format(start=_start(rec))
 
 
 def _notes(rec: dict, L: dict, today: date | None = None) -> str:
     notes = []
-    year = rec.get("certified_year")
     today = today or date.today()
-    # Only the year is known for most products: say "may have expired" once even the
-    # latest date in that year is past the 36 months.
-    if isinstance(year, int) and date(year + CERTIFICATE_MONTHS // 12, 12, 31) < today:
-        notes.append(L["certificate_may_have_expired"].format(year=year))
+    if "stars" in rec and certificates.status(rec, today) == "expired":
+        # Never shown as certified without a word: the product may have been renewed.
+        notes.append(L["certificate_expired_note"].format(start=_start(rec)))
     if rec["location_precision"] in ("commune", "district"):
         notes.append(L[f"precision_{rec['location_precision']}"])
     if rec.get("district_check") not in (None, "ok"):
         notes.append(L["district_flag"])
     return "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
+
+
+def address_rows(rec: dict, ctx) -> list[tuple[str, str]]:
+    """The 2025 unit first, then the former address and district (until 1 July 2025)."""
+    L = ctx.labels
+    unit = escape(rec.get("commune_2025"))
+    if unit and rec.get("commune_2025_from") == "location":
+        unit += f' <span class="note">{escape(L["commune_2025_guess"])}</span>'
+    former = rec.get("address") or rec.get("commune")
+    return [(L["address_2025"], unit), (L["address_former"], escape(former)),
+            (L["district"], escape(ctx.districts.get(rec["district_code"], rec["district"])))]
 
 
 def product_popup(p: dict, lon: float, lat: float, ctx: PopupContext) -> str:
@@ -94,10 +112,8 @@ def product_popup(p: dict, lon: float, lat: float, ctx: PopupContext) -> str:
         (L["producer"], escape(p.get("producer"))),
         (L["stars"], stars),
         (L["category"], escape(ctx.pick(cat.vi, cat.en)[0])),
-        (L["address"], escape(p["address"])),
-        (L["commune"], escape(p.get("commune"))),
-        (L["district"], escape(ctx.districts.get(p["district_code"], p["district"]))),
-        (L["certified_year"], escape(p.get("certified_year"))),
+        *address_rows(p, ctx),
+        (L["certificate"], escape(certificate_text(p, L, date.today()))),
         (L["links"], " · ".join(link(u) for u in p.get("links") or [])),
         (L["source"], source_html(p["source"])),
     ]
@@ -117,7 +133,7 @@ def destination_popup(d: dict, lon: float, lat: float, ctx: PopupContext) -> str
     desc = ctx.pick(d["description"], d["description_en"])[0]
     rows = [
         (L["kind"], escape(ctx.pick(kind.vi, kind.en)[0])),
-        (L["district"], escape(ctx.districts.get(d["district_code"], d["district"]))),
+        *address_rows(d, ctx),
         (L["source"], source_html(d["source"])),
     ]
     return (f'<div class="ocop-popup"><h2>{escape(main)}</h2><p class="en">{escape(other)}</p>'

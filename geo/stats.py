@@ -3,9 +3,8 @@
 "188 products: 126 at 3 stars, 57 at 4 stars, 5 at 5 stars" -- by old district (before July
 2025), by 2025 commune, by OCOP group and by star level.
 
-An OCOP certificate is valid for 36 months from its decision.  Most records only know the
-year (`certified_year`); the date is then taken as 1 January of that year and the result says
-so (`date_known` False).  A record with `certified_date` (YYYY-MM-DD) uses it.
+Expiry follows geo/certificates.py (36 months; a year alone counts from 1 January, and the
+result says so with `date_known` False).
 """
 from __future__ import annotations
 
@@ -13,8 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from .categories import CATEGORIES, STARS
-
-VALID_MONTHS = 36
+from .certificates import VALID_MONTHS, add_months, certified_on
 
 
 def _blank(v) -> bool:
@@ -75,17 +73,6 @@ def product_stats(records: list[dict]) -> dict:
     }
 
 
-def add_months(d: date, months: int) -> date:
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    for day in (d.day, 30, 29, 28):
-        try:
-            return date(year, month, day)
-        except ValueError:
-            continue
-    raise ValueError(d)
-
-
 @dataclass(frozen=True)
 class Expiry:
     id: str
@@ -98,19 +85,6 @@ class Expiry:
 
     def status(self, today: date) -> str:
         return "expired" if self.expires < today else "expiring"
-
-
-def certified_on(r: dict) -> tuple[date | None, bool]:
-    d = r.get("certified_date")
-    if isinstance(d, str) and d:
-        try:
-            return date.fromisoformat(d[:10]), True
-        except ValueError:
-            pass
-    y = r.get("certified_year")
-    if not _blank(y):
-        return date(int(y), 1, 1), False
-    return None, False
 
 
 def expiring(records: list[dict], months: int, today: date | None = None

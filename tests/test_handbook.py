@@ -257,11 +257,27 @@ def page_texts(path) -> list[str]:
     return out.split("\f")[:-1]
 
 
+def _unwrap(lines: list[str]) -> list[str]:
+    """Join a long label to its dotted leader wrapped onto the next line, column by column."""
+    cols = [re.split(r"\s{3,}", ln.strip()) for ln in lines]
+    out = []
+    for i, row in enumerate(cols):
+        nxt = cols[i + 1] if i + 1 < len(cols) else []
+        joined = []
+        for j, seg in enumerate(row):
+            if seg and not re.search(r"(?:\. ?){2,}\s*\d+$", seg) and j < len(nxt) \
+                    and nxt[j].startswith(". ."):
+                seg, nxt[j] = f"{seg} {nxt[j]}", ""
+            joined.append(seg)
+        out.append("     ".join(joined))
+    return out
+
+
 def entries(text: str) -> list[tuple[str, int]]:
     """(label, page) of the dotted-leader lines of a contents or index page (two columns
     side by side in the layout text)."""
     found = []
-    for line in text.splitlines():
+    for line in _unwrap(text.splitlines()):
         for m in re.finditer(r"(\S(?:[^.]|\.(?! \.))*?)\s*(?:\. ?){2,}\s*(\d+)(?=\s{2,}|\s*$)",
                              line):
             found.append((" ".join(m.group(1).split()), int(m.group(2))))

@@ -69,22 +69,31 @@ def test_hostile_query_strings_never_break_the_map_page(client, query):
 
 
 def test_language_follows_lang_then_accept_language(client):
-    assert client.get("/list?lang=en").headers.get("Content-Language", "en")
+    assert client.get("/list?lang=en").headers["Content-Language"] == "en"
     html = client.get("/list", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert '<html lang="en">' in html
     html = client.get("/list", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert '<html lang="vi">' in html
 
 
-def test_popups_warn_when_a_certificate_may_have_expired(app):
+def test_popups_say_when_a_certificate_has_ended(app):
     from datetime import date
 
-    from geo.popups import _notes
+    from geo.popups import _notes, certificate_text
     from web.i18n import messages
 
     with app.test_request_context("/?lang=en"):
         labels = messages()
-    rec = {"location_precision": "exact", "certified_year": 2019}
-    assert "may have expired" in _notes(rec, labels, today=date(2023, 1, 1))
-    assert "may have expired" not in _notes(rec, labels, today=date(2022, 12, 31))
-    assert "may have expired" not in _notes({"location_precision": "exact"}, labels)
+    rec = {"location_precision": "exact", "certified_year": 2019, "stars": 3}
+    # A year alone counts from 1 January: 36 months end on 1 January 2022.
+    assert "has ended unless" in _notes(rec, labels, today=date(2022, 1, 2))
+    assert "has ended" not in _notes(rec, labels, today=date(2021, 12, 31))
+    assert certificate_text(rec, labels, date(2021, 12, 31)) == "Valid (36 months from 2019)"
+    assert certificate_text(rec, labels, date(2023, 1, 1)).startswith("Expired")
+    dated = {**rec, "certified_date": "2023-12-29"}
+    assert certificate_text(dated, labels, date(2026, 12, 28)).startswith("Valid")
+    assert certificate_text(dated, labels, date(2026, 12, 30)).startswith("Expired (36 months "
+                                                                          "from 29/12/2023)")
+    assert certificate_text({"stars": 3}, labels, date(2026, 1, 1)) == \
+        "Certification date not known"
+    assert "has ended" not in _notes({"location_precision": "exact", "stars": 3}, labels)

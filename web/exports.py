@@ -29,7 +29,8 @@ def filter_from_request(collection_name: str):
         return None, bad_request(unknown[0], f"unknown parameter {unknown[0][:40]!r}")
     try:
         f = parse_filter(request.args, collection_name,
-                         known_districts=st.district_codes, kinds=set(KINDS))
+                         known_districts=st.district_codes, kinds=set(KINDS),
+                         known_communes=st.commune_codes)
     except FilterError as e:
         return None, bad_request(e.parameter, str(e))
     return f, None

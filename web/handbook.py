@@ -41,7 +41,8 @@ def parse_request(args) -> tuple[str, Filter]:
     lang = args.get("lang") or DEFAULT_LANG
     if lang not in LANGS:
         raise FilterError("lang", f"{lang[:10]!r} is not a language; expected vi or en")
-    f = parse_filter(args, "products", known_districts=set(state().dataset.districts["code"]))
+    f = parse_filter(args, "products", known_districts=state().district_codes,
+                     known_communes=state().commune_codes)
     return lang, f
 
 

@@ -17,8 +17,8 @@ MESSAGES = {
     'subtitle': _l('Certified OCOP products and tourist destinations'),
     'layer_products': _l('OCOP products'),
     'layer_destinations': _l('Tourist destinations'),
-    'layer_districts': _l('Districts (before July 2025)'),
-    'layer_communes': _l('Communes (from July 2025)'),
+    'layer_districts': _l('Former districts (until 1 July 2025)'),
+    'layer_communes': _l('Communes, wards and special zones (from 1 July 2025)'),
     'unit_type': _l('Type'),
     'code': _l('Code'),
     'area': _l('Area'),
@@ -34,7 +34,10 @@ MESSAGES = {
     'stars': _l('Rating'),
     'category': _l('Group'),
     'address': _l('Address'),
-    'district': _l('District'),
+    'district': _l('Former district'),
+    'address_2025': _l('Commune, ward or special zone (from 1 July 2025)'),
+    'address_former': _l('Former address (until 1 July 2025)'),
+    'commune_2025_guess': _l('(nearest to the position: the source names no commune)'),
     'commune': _l('Commune'),
     'certified_year': _l('Certified'),
     'kind': _l('Kind'),
@@ -124,7 +127,11 @@ MESSAGES = {
     'hb_generated': _l("Built from the web map's data (version {version}) on {date}: {url}"),
     'hb_pdf': _l('Download the handbook as PDF'),
     'hb_empty': _l('No product matches these filters.'),
-    'certificate_may_have_expired': _l('Certified in {year}: the certificate (valid 36 months) may have expired.'),
+    'certificate': _l('Certificate'),
+    'cert_valid': _l('Valid (36 months from {start})'),
+    'cert_expired': _l('Expired (36 months from {start}) unless renewed'),
+    'cert_unknown': _l('Certification date not known'),
+    'certificate_expired_note': _l('The certificate was issued in {start} and is valid 36 months: it has ended unless the producer renewed it.'),
 }
 
 # Each language's own name, for the switch: not translated, by design.
@@ -137,6 +144,19 @@ def select_locale() -> str:
     if lang in LANGS:
         return lang
     return request.accept_languages.best_match(LANGS, default=DEFAULT_LANG) or DEFAULT_LANG
+
+
+def register_language_header(app) -> None:
+    """Every HTML page says its language in `Content-Language` (and `Vary` on the header
+    it was chosen from), so caches and screen readers need not guess."""
+    @app.after_request
+    def _content_language(resp):
+        if resp.mimetype == "text/html" and "Content-Language" not in resp.headers:
+            from flask_babel import get_locale
+
+            resp.headers["Content-Language"] = str(get_locale() or DEFAULT_LANG)
+            resp.vary.add("Accept-Language")
+        return resp
 
 
 def messages() -> dict[str, str]:

@@ -22,7 +22,9 @@ from .state import state, state_of_version
 bp = Blueprint("maps", __name__)
 MODES = ("full", "embed")
 EMBED_SIZE = (800, 600)  # oEmbed default width, height
-YEAR = 365 * 24 * 3600   # versioned URLs never change
+# Scripts and popups carry certificate statuses as of today (geo/certificates.py): a browser
+# keeps them a day, then revalidates (a 304 when nothing changed).
+DAY = 24 * 3600
 
 
 def page_lang() -> str:
@@ -106,7 +108,7 @@ def script(version: str, lang: str, mode: str):
     if st is None:
         abort(404)
     _, cached = _parts(lang, mode, st)
-    return serve(cached, max_age=YEAR)
+    return serve(cached, max_age=DAY)
 
 
 @bp.get("/map/<version>/<lang>/popups-<layer>.json")
@@ -118,7 +120,7 @@ def popups(version: str, lang: str, layer: str):
     cached = _popups(lang, st).get(layer)
     if cached is None:
         abort(404)
-    return serve(cached, max_age=YEAR)
+    return serve(cached, max_age=DAY)
 
 
 def _our_map_url(url: str) -> str | None:

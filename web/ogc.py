@@ -160,7 +160,7 @@ def items(cid: str):
         return unknown_collection()
     try:
         q = ogc.parse_items_query(query_pairs(), cid, st.district_codes,
-                                  set(KINDS))
+                                  set(KINDS), st.commune_codes)
         fmt = ogc.output_format(ogc.QueryArgs(query_pairs()), negotiated())
     except FilterError as e:
         return bad_request(e)

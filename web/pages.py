@@ -57,9 +57,10 @@ def list_view():
     ctx, error = _page_context(lang), None
     prods, dests = st.collections["products"], st.collections["destinations"]
     try:
-        pf = parse_filter(request.args, "products", st.district_codes)
-        df = Filter(districts=pf.districts, q=pf.q, bbox=pf.bbox, near=pf.near,
-                    radius_km=pf.radius_km)
+        pf = parse_filter(request.args, "products", st.district_codes,
+                          known_communes=st.commune_codes)
+        df = Filter(districts=pf.districts, communes=pf.communes, q=pf.q, bbox=pf.bbox,
+                    near=pf.near, radius_km=pf.radius_km)
     except FilterError as e:
         pf = df = Filter()
         error = str(e)

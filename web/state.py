@@ -5,6 +5,7 @@ import functools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Callable
 
 from flask import current_app
@@ -19,6 +20,7 @@ class State:
     dataset: Dataset
     collections: dict[str, Collection]
     counts: object    # DataFrame: products per district by stars
+    as_of: date = field(default_factory=date.today)   # certificate statuses are as of this day
     _cache: dict = field(default_factory=dict)
     _lru: OrderedDict = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -32,6 +34,11 @@ class State:
     def district_codes(self) -> frozenset:
         """Known district codes, for checking filter parameters on every request."""
         return frozenset(self.dataset.districts["code"])
+
+    @functools.cached_property
+    def commune_codes(self) -> frozenset:
+        """The 2025 units' codes, for checking `commune=` on every request."""
+        return frozenset(self.dataset.communes["code"])
 
     @property
     def products(self):
@@ -65,10 +72,11 @@ class State:
         return value
 
 
-def build_state(dataset: Dataset) -> State:
-    collections = build_collections(dataset)
+def build_state(dataset: Dataset, today: date | None = None) -> State:
+    today = today or date.today()
+    collections = build_collections(dataset, today)
     counts = counts_by_district(collections["products"].frame, dataset.districts["code"])
-    return State(dataset=dataset, collections=collections, counts=counts)
+    return State(dataset=dataset, collections=collections, counts=counts, as_of=today)
 
 
 def state() -> State:
@@ -129,9 +137,15 @@ def refresh_state(app=None, force: bool = False) -> bool:
         watch["checked"] = now
         data_dir = app.config["DATA_DIR"]
         fp = _fingerprint(data_dir)
+        current = app.extensions["ocop"]
+        if current.as_of != date.today():
+            # A new day: certificates may have ended.  Same files, so the same data version;
+            # the pages' ETags follow their bytes, and the map's versioned scripts are
+            # revalidated daily (see web/maps.py).
+            app.extensions["ocop"] = build_state(current.dataset)
+            return True
         if fp == watch["fp"]:
             return False
-        current = app.extensions["ocop"]
         try:
             if data_version(current.dataset.data_dir) == current.version and \
                     str(current.dataset.data_dir) == str(data_dir):
