@@ -47,9 +47,14 @@
   function popupsOf(layerKey) {
     if (!popupFiles[layerKey]) {
       var url = OcopMap.opts.urls.popups.replace("{layer}", layerKey);
-      popupFiles[layerKey] = fetch(url).then(function (r) {
+      var file = popupFiles[layerKey] = fetch(url).then(function (r) {
         if (!r.ok) { throw new Error("popups: " + r.status); }
         return r.json();
+      });
+      // Only a success is kept: a failure (a 503, a dropped connection) is forgotten, so the
+      // next popup of this layer asks again instead of saying "try again" until a reload.
+      file.catch(function () {
+        if (popupFiles[layerKey] === file) { delete popupFiles[layerKey]; }
       });
     }
     return popupFiles[layerKey];
@@ -638,7 +643,9 @@
       map.setView([parsed.state.view[1], parsed.state.view[2]], parsed.state.view[0],
                   {animate: false});
     }
-    if (parsed.state.q) { OcopMap.searchInput.value = parsed.state.q; }
+    // The search box exists only when `controls` shows it (the embed's default does not);
+    // `q` is still kept in the state and the URL.
+    if (parsed.state.q && OcopMap.searchInput) { OcopMap.searchInput.value = parsed.state.q; }
     OcopMap.state.ready = true;
     if (parsed.state.sel) {
       // After the clusters have settled on the restored view, or the cluster never calls back.
