@@ -37,7 +37,7 @@ PRODUCT_FIELDS = ("id", "name", "name_en", "producer", "category", "stars",
 DESTINATION_FIELDS = ("id", "name", "name_en", "kind", "commune_2025", "commune_2025_code",
                       "commune_2025_from",
                       "district_code", "district", "commune", "description",
-                      "description_en", "source", "location_precision",
+                      "description_en", "source", "location_precision", "location_source",
                       "spatial_district_code", "district_check")
 DISTRICT_FIELDS = ("code", "name", "full_name", "type", "district_code", "products",
                    "products_3_stars", "products_4_stars", "products_5_stars", "source")

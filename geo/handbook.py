@@ -8,15 +8,7 @@ name, and the sources.
 `write_pdf` renders that HTML with WeasyPrint in parts (see "the PDF, in parts" below) and
 joins them with pikepdf, fetching nothing from the network.
 
-**Vietnamese sort order** (`vi_key`).  PyICU does not install from a wheel (it needs ICU's
-headers and a compiler), so the order is a documented key, not ICU's collation:
-
-1. primary, letter by letter: the Vietnamese alphabet a ă â b c d đ e ê g h i k l m n o ô ơ
-   p q r s t u ư v x y, case-insensitive ("Đ" after every "D…", "Ư" after every "U…"; other
-   characters by code point, a space before any letter);
-2. then the tone marks, left to right, in the dictionary order: none, grave (huyền), hook
-   (hỏi), tilde (ngã), acute (sắc), dot below (nặng);
-3. then lower case before upper case, then the text itself (a total order).
+The Vietnamese sort order (`vi_key`) lives with the other text rules in geo/text.py.
 """
 from __future__ import annotations
 
@@ -34,40 +26,8 @@ from urllib.parse import quote, urlsplit
 from .categories import CATEGORIES, STARS
 from .records import plain_records
 from .stats import product_stats, star_line
+from .text import vi_key, vi_sorted  # noqa: F401  (vi_key: part of this module's API)
 
-# -- Vietnamese collation --------------------------------------------------------------------
-
-# Marks that make a letter of its own (ă â ê ô ơ ư) and their place after the bare letter.
-_LETTER_MARKS = {"\u0306": 1, "\u0302": 2, "\u031b": 3}    # breve, circumflex, horn
-# Tone marks, in dictionary order (none = 0).
-_TONE_MARKS = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}
-
-
-def vi_key(text: str | None) -> tuple:
-    """Sort key for Vietnamese text (see the module docstring)."""
-    primary: list[tuple[str, int]] = []
-    tones: list[int] = []
-    cases: list[int] = []
-    for ch in unicodedata.normalize("NFD", text or ""):
-        if unicodedata.combining(ch):
-            if not primary:
-                continue
-            if ch in _LETTER_MARKS:
-                primary[-1] = (primary[-1][0], _LETTER_MARKS[ch])
-            elif ch in _TONE_MARKS:
-                tones[-1] = _TONE_MARKS[ch]
-            else:
-                tones[-1] = 10 + ord(ch)        # any other mark: after the tones
-            continue
-        low = ch.casefold()
-        primary.append(("d", 1) if low == "đ" else (low, 0))
-        tones.append(0)
-        cases.append(0 if ch == low else 1)
-    return tuple(primary), tuple(tones), tuple(cases), text or ""
-
-
-def vi_sorted(items, key=lambda x: x):
-    return sorted(items, key=lambda x: vi_key(key(x)))
 
 
 # -- URLs and QR codes -----------------------------------------------------------------------

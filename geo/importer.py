@@ -479,7 +479,8 @@ PRODUCT_ORDER = ("id", "name", "name_en", "producer", "category", "stars", "dist
                  "description", "description_en", "source", "location_precision")
 DESTINATION_ORDER = ("id", "name", "name_en", "kind", "district_code", "district", "commune",
                      "commune_2025", "commune_2025_code", "commune_2025_from", "address",
-                     "description", "description_en", "source", "location_precision")
+                     "description", "description_en", "source", "location_precision",
+                     "location_source")
 DISTRICT_ORDER = ("code", "name", "full_name", "type", "source")
 
 
@@ -492,7 +493,9 @@ def _props(kind: str, v: dict) -> dict:
               "name_en": _text(v.get("name_en")), "address": _text(v.get("address")),
               "commune": _text(v.get("commune")), "source": _text(v.get("source")),
               "description": _text(v.get("description")),
-              "description_en": _text(v.get("description_en"))}
+              "description_en": _text(v.get("description_en")),
+              # where an exact coordinate comes from (its own citation)
+              "location_source": _text(v.get("location_source"))}
     if kind == "products":
         year, day = _year_and_date(v)
         return {**common, "producer": _text(v.get("producer")),

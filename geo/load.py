@@ -105,11 +105,13 @@ PRODUCT_FIELDS = {"id": _text, "name": _text, "name_en": _text, "producer": _opt
                   "address": _text, "certified_year": _year, "links": _links,
                   "description": _opt_text, "description_en": _opt_text,
                   "source": _text, "location_precision": _one_of(PRECISIONS)}
-OPTIONAL = {"producer", "commune", "certified_year", "links", "description", "description_en"}
+OPTIONAL = {"producer", "commune", "certified_year", "links", "description", "description_en",
+            "location_source"}
 DESTINATION_FIELDS = {"id": _text, "name": _text, "name_en": _text,
                       "kind": _one_of(tuple(KINDS)), "district_code": _code,
                       "district": _text, "description": _text, "description_en": _text,
-                      "source": _text, "location_precision": _one_of(PRECISIONS)}
+                      "source": _text, "location_precision": _one_of(PRECISIONS),
+                      "location_source": _opt_text}
 
 
 def _read_collection(path: Path, label: str, problems: list[str]) -> list[dict] | None:

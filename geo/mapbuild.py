@@ -21,7 +21,8 @@ from .categories import CATEGORIES, KINDS, STARS
 from .nearby import near_each
 from .records import plain_records
 from .popups import PopupContext, commune_popup, destination_popup, product_popup
-from .text import escape, fold, script_json
+from .filters import MAX_Q_LENGTH
+from .text import escape, fold, script_json, vi_key
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ def product_rows(products, ctx: PopupContext, districts: dict[str, str]) -> list
         rows.append({
             "id": r["id"], "x": round(pt.x, 6), "y": round(pt.y, 6), "title": main,
             "c": cats.index(r["category"]), "s": r["stars"], "d": r["spatial_district_code"],
+            "m": r.get("commune_2025_code"), "v": r.get("certificate_status"),
             # What the search box matches; folded here so there is one folding rule.
             "f": _search_text(r["name"], r["name_en"], r.get("producer")),
             "g": _search_text(r["address"], r.get("commune"), districts.get(r["district_code"])),
@@ -143,16 +145,21 @@ def destination_rows(destinations, ctx: PopupContext, districts: dict[str, str])
         rows.append({
             "id": r["id"], "x": round(pt.x, 6), "y": round(pt.y, 6), "title": main,
             "k": kinds.index(r["kind"]), "d": r.get("spatial_district_code"),
+            "m": r.get("commune_2025_code"),
             "f": _search_text(r["name"], r["name_en"]),
             "g": _search_text(districts.get(r["district_code"])),
             "sub": districts.get(r["district_code"], "")})
     return rows
 
 
-def commune_rows(communes, ctx: PopupContext) -> list[dict]:
+def commune_rows(communes, ctx: PopupContext, products=None) -> list[dict]:
+    """One circle per 2025 unit at its centre, `n` its products (the circle's size)."""
+    counts = {} if products is None or "commune_2025_code" not in products else \
+        products["commune_2025_code"].value_counts().to_dict()
     rows = []
     for r, pt in _records(communes):
         rows.append({"id": r["code"], "x": round(pt.x, 5), "y": round(pt.y, 5),
+                     "n": int(counts.get(r["code"], 0)),
                      "title": r["full_name"], "f": _search_text(r["full_name"]),
                      "g": _search_text(" ".join(r.get("former_units") or [])),
                      "sub": ctx.labels["layer_communes"]})
@@ -188,7 +195,10 @@ def _legend(ctx: PopupContext, static_base: str) -> str:
             '<p class="ocop-shown"></p><ul class="ocop-classes"></ul>'
             f"<h3>{escape(L['legend_categories'])}</h3><ul>{cats}</ul>"
             f"<p>{escape(L['legend_stars'])}</p>"
-            f"<h3>{escape(L['legend_destinations'])}</h3><ul>{kinds}</ul>")
+            f"<h3>{escape(L['legend_destinations'])}</h3><ul>{kinds}</ul>"
+            f"<h3>{escape(L['layer_communes'])}</h3>"
+            f'<p><span class="ocop-swatch ocop-commune-swatch"></span>'
+            f"{escape(L['legend_communes'])}</p>")
 
 
 def district_collection(dataset, counts) -> dict:
@@ -219,6 +229,11 @@ def client_options(dataset, ctx: PopupContext, cfg: MapConfig) -> dict:
         "categories": [{"code": c.code, "name": ctx.pick(c.vi, c.en)[0]}
                        for c in CATEGORIES.values()],
         "stars": list(STARS),
+        # The 2025 units, by name, for the commune filter.
+        "communes": sorted(({"code": code, "name": row["full_name"]}
+                            for code, row in dataset.communes.iterrows()),
+                           key=lambda c: vi_key(c["name"])),
+        "maxQuery": MAX_Q_LENGTH,       # the server's limit (geo/filters.py), not another
         "productsCountHtml": escape(L["products_count"]),
         "urls": cfg.urls or {},
         "mode": cfg.mode,
@@ -285,7 +300,7 @@ def _build_map(dataset, products, destinations, counts, cfg: MapConfig) -> foliu
 
     rows = {"products": product_rows(products, ctx, districts),
             "destinations": destination_rows(destinations, ctx, districts),
-            "communes": commune_rows(dataset.communes, ctx)}
+            "communes": commune_rows(dataset.communes, ctx, products)}
     PointLayer("productLayer", "products",
                {"categories": list(CATEGORIES), "rows": rows["products"]},
                L["layer_products"]).add_to(m)

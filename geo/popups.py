@@ -135,6 +135,8 @@ def destination_popup(d: dict, lon: float, lat: float, ctx: PopupContext) -> str
         (L["kind"], escape(ctx.pick(kind.vi, kind.en)[0])),
         *address_rows(d, ctx),
         (L["source"], source_html(d["source"])),
+        (L["location_source"], source_html(d["location_source"]) if d.get("location_source")
+         else ""),
     ]
     return (f'<div class="ocop-popup"><h2>{escape(main)}</h2><p class="en">{escape(other)}</p>'
             f"<p>{escape(desc)}</p><dl>{rows_html(rows)}</dl>" + _notes(d, L)

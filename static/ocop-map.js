@@ -117,8 +117,12 @@
     var group = L.featureGroup();
     OcopMap.rows.communes = data.rows;
     OcopMap.markers.communes = data.rows.map(function (r) {
-      return bind(L.circleMarker([r.y, r.x], {radius: 5, color: "#364fc7", weight: 1,
-                                              fillColor: "#748ffc", fillOpacity: 0.8}), r,
+      // Graduated: the area grows with the unit's number of products (r.n); a unit with
+      // none is a small hollow ring.
+      var radius = r.n ? 4 + 3 * Math.sqrt(r.n) : 4;
+      return bind(L.circleMarker([r.y, r.x], {radius: radius, color: "#364fc7", weight: 1,
+                                              fillColor: "#748ffc",
+                                              fillOpacity: r.n ? 0.55 : 0}), r,
                   "communes").addTo(group);
     });
     return group;
@@ -157,7 +161,9 @@
 
   function matches(row, st, isProduct) {
     if (st.districts.length && st.districts.indexOf(row.d) < 0) { return false; }
+    if (st.communes.length && st.communes.indexOf(row.m) < 0) { return false; }
     if (!isProduct) { return true; }
+    if (st.valid && row.v !== "valid") { return false; }
     if (st.categories.length && st.categories.indexOf(OcopMap.categories[row.c]) < 0) {
       return false;
     }
@@ -174,6 +180,7 @@
   OcopMap.setFilter = function (filter) {
     var st = OcopMap.state, opts = OcopMap.opts;
     st.categories = filter.categories; st.stars = filter.stars; st.districts = filter.districts;
+    st.communes = filter.communes || []; st.valid = !!filter.valid;
     var counts = {}, shown = 0;
     ["products", "destinations"].forEach(function (key) {
       var group = OcopMap.layers[key], keep = [];
@@ -228,6 +235,8 @@
     st.categories.forEach(function (c) { p.append("category", c); });
     st.stars.forEach(function (s) { p.append("stars", String(s)); });
     st.districts.forEach(function (d) { p.append("district", d); });
+    st.communes.forEach(function (c) { p.append("commune", c); });
+    if (st.valid) { p.append("certificate", "valid"); }
     if (includeView && OcopMap.map) {
       var b = OcopMap.map.getBounds();
       p.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
@@ -273,8 +282,10 @@
       return out;
     }
     var st = {categories: pick("category", cats), stars: pick("stars", opts.stars, Number),
-              districts: pick("district", codes), q: (p.get("q") || "").slice(0, 100),
-              sel: null, view: null};
+              districts: pick("district", codes),
+              communes: pick("commune", opts.communes.map(function (c) { return c.code; })),
+              valid: pick("certificate", ["valid"]).length > 0,
+              q: (p.get("q") || "").slice(0, opts.maxQuery), sel: null, view: null};
     var sel = p.get("sel");
     if (sel) {
       var parts = sel.split(":");
@@ -450,7 +461,8 @@
         .map(function (i) { return conv ? conv(i.value) : i.value; });
     }
     return {categories: checked(c.categories), stars: checked(c.stars, Number),
-            districts: c.district.value ? [c.district.value] : []};
+            districts: c.district.value ? [c.district.value] : [],
+            communes: c.commune.value ? [c.commune.value] : [], valid: c.valid.checked};
   }
 
   function syncControls() {
@@ -459,6 +471,8 @@
     c.categories.forEach(function (i) { i.checked = st.categories.indexOf(i.value) >= 0; });
     c.stars.forEach(function (i) { i.checked = st.stars.indexOf(Number(i.value)) >= 0; });
     c.district.value = st.districts.length === 1 ? st.districts[0] : "";
+    c.commune.value = st.communes.length === 1 ? st.communes[0] : "";
+    c.valid.checked = !!st.valid;
   }
 
   function buildFilters(panel) {
@@ -477,12 +491,23 @@
     sel.appendChild(el("option", {value: ""}, m.all_districts));
     opts.districts.forEach(function (d) { sel.appendChild(el("option", {value: d.code}, d.name)); });
     sel.addEventListener("change", changed);
+    var clab = el("label", {"for": "ocop-commune"}, m.commune_filter);
+    var csel = el("select", {id: "ocop-commune"});
+    csel.appendChild(el("option", {value: ""}, m.all_communes));
+    opts.communes.forEach(function (c) { csel.appendChild(el("option", {value: c.code}, c.name)); });
+    csel.addEventListener("change", changed);
+    var vlab = el("label"), valid = el("input", {type: "checkbox", name: "certificate",
+                                                 value: "valid"});
+    valid.addEventListener("change", changed);
+    vlab.appendChild(valid);
+    vlab.appendChild(document.createTextNode(" " + m.valid_only));
     var clear = el("button", {type: "button"}, m.clear_filters);
     clear.addEventListener("click", function () {
       OcopMap.setFilter({categories: [], stars: [], districts: []});
     });
-    box.appendChild(cats.fieldset); box.appendChild(stars.fieldset);
-    box.appendChild(lab); box.appendChild(sel); box.appendChild(clear);
+    box.appendChild(cats.fieldset); box.appendChild(stars.fieldset); box.appendChild(vlab);
+    box.appendChild(lab); box.appendChild(sel); box.appendChild(clab); box.appendChild(csel);
+    box.appendChild(clear);
     var links = el("p", {"class": "ocop-links"});
     links.appendChild(el("span", {}, m.download + ": "));
     OcopMap.downloadLinks = ["geojson", "csv", "kml", "gpkg"].map(function (fmt) {
@@ -497,7 +522,8 @@
       box.appendChild(OcopMap.listLink);
     }
     panel.appendChild(box);
-    OcopMap.controls = {categories: cats.inputs, stars: stars.inputs, district: sel};
+    OcopMap.controls = {categories: cats.inputs, stars: stars.inputs, district: sel,
+                        commune: csel, valid: valid};
   }
 
   function updateLinks() {

@@ -111,3 +111,51 @@ def test_every_point_is_inside_its_stated_district_or_flagged(app):
             district = st.dataset.districts.geometry[frame.at[pid, "district_code"]]
             assert district.covers(frame.geometry[pid]), pid
     assert load_dataset(DATA).version == st.version
+
+
+def test_every_product_is_sourced_rated_and_placed_in_a_2025_unit(app):
+    codes_2025 = {f["properties"]["code"] for f in features("boundaries/communes_2025.geojson")}
+    for name in ("products.geojson", "destinations.geojson"):
+        for f in features(name):
+            p = f["properties"]
+            assert p["source"].startswith(("http://", "https://")), (name, p["id"])
+            assert p["commune_2025_code"] in codes_2025, (name, p["id"])
+            assert p["commune_2025"].split()[0] in ("Xã", "Phường", "Đặc"), (name, p["id"])
+            x, y = f["geometry"]["coordinates"]
+            assert REGION.contains(x, y), (name, p["id"])
+            if name == "products.geojson":
+                assert p["stars"] in (3, 4, 5), p["id"]
+
+
+def test_different_producers_never_share_a_point():
+    seen = {}
+    for f in features("products.geojson"):
+        p = f["properties"]
+        key = tuple(f["geometry"]["coordinates"])
+        who = p.get("producer") or p["id"]
+        assert seen.setdefault(key, who) == who, (p["id"], seen[key])
+
+
+def test_destinations_are_distinct_places():
+    feats = features("destinations.geojson")
+    points = [tuple(f["geometry"]["coordinates"]) for f in feats]
+    names = [f["properties"]["name"] for f in feats]
+    assert len(set(points)) == len(points)
+    assert len(set(names)) == len(names)
+
+
+def test_a_commune_named_by_the_source_is_never_placed_at_a_district_centre():
+    """A product whose source names its commune sits at that commune (or, when the commune
+    was merged before 2025 into one data/sources/communes_merged.csv names, at that one)."""
+    from geo import geocode
+
+    unplaced = {("Vĩnh Bảo", "Xã Vĩnh Phong"), ("Vĩnh Bảo", "Xã An Hòa"),
+                ("Ninh Giang", "Xã Đồng Tâm")}   # merged before 2025; successor not sourced
+    for f in features("products.geojson"):
+        p = f["properties"]
+        if p.get("commune") and (p["district"], p["commune"]) not in unplaced:
+            assert p["location_precision"] in ("commune", "exact"), (p["id"], p["commune"])
+    # the exceptions are exactly the communes no table knows
+    wards = geocode.load_wards(REGION.province_names_before)
+    for district, commune in unplaced:
+        assert (geocode.norm(district), geocode.short_unit(commune)) not in wards
