@@ -668,6 +668,10 @@ def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer
         if legacy is None:
             probs.append(Problem(num, "district", f"{drow[1]!r} is not in the address table"))
             return _finish(num, kind, props, None, probs, units, keep=False)
+        if not props.get("address"):
+            # The sheet gave a commune and a district, not an address: write it out.
+            props["address"] = ", ".join(p for p in (
+                props.get("commune"), legacy["district"], _province_full(legacy, region)) if p)
         found = geocode.locate(legacy, props.get("commune"), units.provinces,
                                partial(units.metres_from, drow[0]), units.merged)
         if found.precision == "district" and props.get("commune"):
@@ -722,6 +726,13 @@ def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer
         probs.append(Problem(num, "description_en", "no English description; the Vietnamese "
                              "one is used", "warning"))
     return _finish(num, kind, props, geom, probs, units)
+
+
+def _province_full(legacy: dict, region: Region) -> str:
+    for p in region.provinces_before:
+        if p.name == legacy["provinceShort"]:
+            return p.full_name
+    return legacy["provinceShort"]
 
 
 def _old_address(commune: str | None, props: dict, drow, units: _Units) -> str | None:

@@ -254,7 +254,10 @@ def data_version(data_dir: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def _frame(records: list[dict], index: str) -> gpd.GeoDataFrame:
+def _frame(records: list[dict], index: str, fields: dict) -> gpd.GeoDataFrame:
+    if not records:     # an empty collection still has its columns
+        return gpd.GeoDataFrame({k: [] for k in fields}, geometry=gpd.GeoSeries([]),
+                                crs="EPSG:4326")
     gdf = gpd.GeoDataFrame(records, geometry="geometry", crs="EPSG:4326")
     return gdf.set_index(index, drop=False).rename_axis(None)
 
@@ -303,6 +306,9 @@ def load_dataset(data_dir: str | Path) -> Dataset:
         raise DataError(problems)
     for r in products:
         r["links"] = r.get("links") or []
-    return Dataset(version=version, region=region, districts=_frame(districts, "code"),
-                   communes=_frame(communes, "code"), products=_frame(products, "id"),
-                   destinations=_frame(destinations, "id"), data_dir=data_dir)
+    return Dataset(version=version, region=region,
+                   districts=_frame(districts, "code", DISTRICT_FIELDS),
+                   communes=_frame(communes, "code", COMMUNE_FIELDS),
+                   products=_frame(products, "id", PRODUCT_FIELDS),
+                   destinations=_frame(destinations, "id", DESTINATION_FIELDS),
+                   data_dir=data_dir)

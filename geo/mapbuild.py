@@ -279,6 +279,9 @@ def _build_map(dataset, products, destinations, counts, cfg: MapConfig) -> foliu
     m = OcopMap(cfg.vendor_base, location=None, tiles=None,
                 control_scale=True, prefer_canvas=False)
     m.fit_bounds([[mainland[1], mainland[0]], [mainland[3], mainland[2]]])
+    # Every page has a title (folium writes none): the tab, bookmarks, screen readers.
+    m.get_root().header.add_child(Element(f"<title>{escape(L['title'])}</title>"),
+                                  name="ocop_title")
     m.add_child(_Assets(
         js=[("markercluster", f"{cfg.vendor_base}leaflet-markercluster/leaflet.markercluster.js"),
             ("ocop_map", f"{cfg.static_base}ocop-map.js")],

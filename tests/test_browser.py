@@ -76,6 +76,8 @@ def test_hostile_names_show_as_text_and_run_nothing(watch, hostile_server, tmp_p
     assert HOSTILE in text  # shown literally, quotes, backtick, ${...} and backslash included
     assert popup.locator("img").count() == 0
     # Hover a district and a destination: their tooltips must not run the payload either.
+    # (Close the popup first: it may cover the marker.)
+    w.page.evaluate("() => OcopMap.map.closePopup()")
     w.page.hover(".leaflet-marker-icon >> nth=0")
     w.page.screenshot(path=str(tmp_path / "hostile.png"))
     assert w.dialogs == []
