@@ -9,7 +9,7 @@ from flask_babel import Babel
 from flask_compress import Compress
 
 from geo.load import DataError, load_dataset
-from web import assets, exports, maps, ogc, pages
+from web import admin, assets, exports, maps, ogc, pages, stats_pages
 from web.errors import register_errors
 from web.security import register_security_headers
 from web.i18n import DEFAULT_LANG, register_language_header, select_locale
@@ -27,6 +27,9 @@ DEFAULTS = {
     "TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     # Origins allowed to frame /embed, space-separated; "*" only if you mean every site.
     "EMBED_ORIGINS": "",
+    # The WSGI layer that answers repeat requests for public cached responses before Flask
+    # (web/fastpath.py); off: every request goes through Flask.
+    "FASTPATH": True,
     "TILE_ATTRIBUTION": '&copy; <a href="https://www.openstreetmap.org/copyright">'
                         "OpenStreetMap</a> contributors",
 }
@@ -59,11 +62,15 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(assets.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(ogc.bp)
+    app.register_blueprint(stats_pages.bp)
+    app.register_blueprint(handbook_web.bp)
+    app.register_blueprint(admin.bp)
     register_errors(app)
     register_security_headers(app)
     register_language_header(app)
     ocop_cli.init_app(app)
     static_site.init_app(app)
     handbook_web.init_app(app)
-    fastpath.install(app)
+    if app.config["FASTPATH"]:
+        fastpath.install(app)
     return app

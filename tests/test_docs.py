@@ -12,6 +12,34 @@ def test_every_setting_is_documented():
         assert f"`{name}`" in README and f"`OCOP_{name}`" in README, name
 
 
+def test_every_setting_the_app_reads_is_documented():
+    """Settings read outside DEFAULTS too (set with setdefault or only read)."""
+    import re
+
+    names = set()
+    for path in list((ROOT / "web").glob("*.py")) + [ROOT / "app.py"]:
+        text = path.read_text(encoding="utf-8")
+        names |= set(re.findall(r'config(?:\.get\(|\.setdefault\(|\[)"([A-Z_]+)"', text))
+    flask_own = {"TESTING", "MAX_CONTENT_LENGTH"}
+    assert {"DATA_DIR", "FASTPATH", "PUBLIC_URL"} <= names
+    for name in sorted(names - flask_own):
+        assert f"`{name}`" in README, name
+
+
+def test_every_cli_command_and_option_is_documented():
+    from app import create_app
+    from web.cli import ocop
+
+    create_app({"TESTING": True})          # registers every command
+    assert len(ocop.commands) >= 6
+    for name, cmd in ocop.commands.items():
+        assert f"ocop {name}" in README, name
+        for param in cmd.params:
+            for opt in param.opts:
+                if opt.startswith("--"):
+                    assert any(f"{c}{opt}" in README for c in " `["), (name, opt)
+
+
 def test_the_two_setup_commands_exist():
     assert "pip install -r requirements.txt && .venv/bin/flask --app app run" in README
     assert "bash scripts/test.sh" in README

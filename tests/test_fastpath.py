@@ -138,3 +138,23 @@ def test_a_worker_behind_the_files_serves_the_new_script(data_copy, monkeypatch)
     answer = behind.test_client().get(script)
     assert answer.status_code == 200
     assert answer.data == ahead.test_client().get(script).data
+
+
+def test_the_fast_path_can_be_switched_off(data_copy):
+    app = create_app({"TESTING": True, "DATA_DIR": str(data_copy), "FASTPATH": False})
+    assert not isinstance(app.wsgi_app, web.fastpath.FastPath)
+    client = app.test_client()
+    first, second = client.get(URLS[0]), client.get(URLS[0])
+    assert first.status_code == second.status_code == 200 and first.data == second.data
+
+
+def test_only_responses_said_to_be_shared_are_recorded(fresh_app):
+    """A page that does not say `shared=True` (the admin, /stats, errors) always goes through
+    Flask, so nothing per user can leak to another."""
+    client = fresh_app.test_client()
+    for url in ("/stats", "/expiring", "/admin", "/list", "/nearby?near=106.7,20.85"):
+        client.get(url)
+        client.get(url)
+    assert len(served(fresh_app)) == 0
+    client.get(URLS[0])
+    assert len(served(fresh_app)) == 1

@@ -182,16 +182,12 @@ def expiring_cmd(months):
 
 
 def init_app(app: Flask) -> None:
-    """Register the `ocop` commands, the data reload check and the /stats and /admin pages."""
-    from . import admin
-
+    """Register the `ocop` commands and the data reload check."""
     app.cli.add_command(ocop)
 
     @app.before_request
     def _follow_the_data():
         refresh_state(app)      # returns None: the request goes on
-
-    admin.init_app(app)
 
 
 __all__ = ["ocop", "init_app", "DataError"]

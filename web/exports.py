@@ -57,7 +57,7 @@ def download(collection: str, fmt: str):
     if error:
         return error
     cached = st.cached_bounded(("export", collection, fmt, f), partial(_build, collection, fmt, f))
-    resp = serve(cached)
+    resp = serve(cached, shared=True)      # public downloads
     suffix = "" if f.is_empty() else "-filtered"
     resp.headers["Content-Disposition"] = (
         f'attachment; filename="hai-phong-{collection}{suffix}.{FORMATS[fmt][1]}"')

@@ -129,7 +129,7 @@ def handbook_html():
     base = request.url_root
     cached = st.cached_bounded(_key("html", lang, f, base), lambda: make_cached(
         render_handbook(lang, f, base).encode("utf-8"), "text/html", st.version))
-    resp = serve(cached)
+    resp = serve(cached, shared=True)      # the public handbook
     resp.headers["Content-Language"] = lang
     return resp
 
@@ -144,7 +144,7 @@ def handbook_pdf():
     base = request.url_root
     cached = st.cached_bounded(_key("pdf", lang, f, base), lambda: make_cached(
         build_pdf(lang, f, base), "application/pdf", st.version))
-    resp = serve(cached)
+    resp = serve(cached, shared=True)      # the public handbook
     resp.headers["Content-Disposition"] = f'inline; filename="ocop-handbook-{lang}.pdf"'
     resp.headers["Content-Language"] = lang
     return resp
@@ -188,10 +188,9 @@ def handbook_command(out, lang, district, category, stars, base_url, jobs):
 
 
 def init_app(app: Flask) -> None:
-    """/handbook, /handbook.pdf, the PUBLIC_URL default and `ocop handbook`."""
+    """The PUBLIC_URL default and `ocop handbook` (app.py registers the blueprint)."""
     from .cli import ocop
 
     app.config.setdefault("PUBLIC_URL", DEFAULT_PUBLIC_URL)
-    app.register_blueprint(bp)
     if "handbook" not in ocop.commands:
         ocop.add_command(handbook_command)

@@ -108,7 +108,7 @@ def script(version: str, lang: str, mode: str):
     if st is None:
         abort(404)
     _, cached = _parts(lang, mode, st)
-    return serve(cached, max_age=DAY)
+    return serve(cached, max_age=DAY, shared=True)
 
 
 @bp.get("/map/<version>/<lang>/popups-<layer>.json")
@@ -120,7 +120,7 @@ def popups(version: str, lang: str, layer: str):
     cached = _popups(lang, st).get(layer)
     if cached is None:
         abort(404)
-    return serve(cached, max_age=DAY)
+    return serve(cached, max_age=DAY, shared=True)
 
 
 def _our_map_url(url: str) -> str | None:

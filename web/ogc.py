@@ -89,7 +89,7 @@ def encode(doc: dict, fmt: str, template: str, json_type: str, **context):
 
 
 def send(key: tuple, build) -> Response:
-    resp = serve(state().cached_bounded(("ogc", *key, base_url()), build))
+    resp = serve(state().cached_bounded(("ogc", *key, base_url()), build), shared=True)
     resp.headers["Vary"] = "Accept, Accept-Encoding"
     return resp
 

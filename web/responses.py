@@ -25,12 +25,14 @@ def make_cached(body: bytes, mimetype: str, version: str) -> Cached:
                   mimetype, version)
 
 
-def serve(cached: Cached, max_age: int = 0) -> Response:
+def serve(cached: Cached, max_age: int = 0, shared: bool = False) -> Response:
     """Send a cached body: 304 on a matching If-None-Match, gzip when the client takes it.
 
-    The response depends only on the request line, the headers web/fastpath.py keys on and
-    the data version, so the fast path may answer the same request again without Flask."""
-    mark_shared(request.environ, cached.version)
+    `shared=True` says the response depends only on the request line, the headers
+    web/fastpath.py keys on and the data version (nothing per user), so the fast path may
+    answer the same request again without Flask.  Say it only for public data."""
+    if shared:
+        mark_shared(request.environ, cached.version)
     if cached.etag in request.if_none_match:
         resp = Response(status=304)
     elif "gzip" in request.accept_encodings:
