@@ -158,3 +158,19 @@ def test_kml_escapes_hostile_text_for_google_earth(hostile_app, tmp_path):
     back = read_back(r.data, "kml", tmp_path)
     # After the XML layer, the description is still HTML-escaped for the balloon.
     assert "<img src=x" not in column(back, "description").iloc[0]
+
+
+def test_every_endpoint_names_a_bad_parameter_in_one_json_shape(client):
+    """Downloads, OGC API, oEmbed and the handbook answer a bad parameter the same way."""
+    for url, parameter in (("/export/products.geojson?stars=7", "stars"),
+                           ("/export/products.geojson?colour=red", "colour"),
+                           ("/ogc/collections/products/items?stars=7", "stars"),
+                           ("/oembed?url=http://x.test/&format=xml", "format"),
+                           ("/handbook?stars=7", "stars"),
+                           ("/export/products.geojson?certificate=maybe", "certificate"),
+                           ("/export/products.geojson?commune=1", "commune")):
+        r = client.get(url)
+        assert r.status_code in (400, 501) and r.mimetype == "application/json", url
+        body = r.get_json()
+        assert set(body) == {"code", "description", "parameter"}, url
+        assert body["parameter"] == parameter and parameter in body["description"], url

@@ -3,22 +3,19 @@ from __future__ import annotations
 
 from functools import partial
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, request
 
 from geo.categories import KINDS
 from geo.export import FORMATS, export
 from geo.filters import FILTER_PARAMS, FilterError, apply_filter, parse_filter
 
-from .responses import make_cached, serve
+from .responses import bad_parameter, make_cached, serve
 from .state import state
 
 bp = Blueprint("exports", __name__, url_prefix="/export")
 
 
-def bad_request(parameter: str, message: str):
-    resp = jsonify({"error": message, "parameter": parameter})
-    resp.status_code = 400
-    return resp
+bad_request = bad_parameter
 
 
 def filter_from_request(collection_name: str):

@@ -23,7 +23,7 @@ from geo.categories import CATEGORIES
 from geo.filters import Filter, FilterError, apply_filter, parse_filter
 
 from .i18n import AUTONYMS, LANGS, DEFAULT_LANG, messages
-from .responses import make_cached, serve
+from .responses import bad_parameter, make_cached, serve
 from .state import state
 
 bp = Blueprint("handbook", __name__)
@@ -110,8 +110,7 @@ def build_pdf(lang: str, f: Filter, base_url: str, target=None, *, jobs: int | N
 
 
 def _bad(e: FilterError) -> Response:
-    return Response(f"Bad parameter {e.parameter}: {e}\n", status=400,
-                    mimetype="text/plain")
+    return bad_parameter(e.parameter, str(e))
 
 
 def _key(kind: str, lang: str, f: Filter, base_url: str) -> tuple:

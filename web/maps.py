@@ -14,7 +14,7 @@ from geo.text import escape, script_json
 
 from . import assets, exports, fastpath
 from .i18n import AUTONYMS, LANGS, messages
-from .responses import make_cached, serve
+from .responses import bad_parameter, make_cached, serve
 from .security import nonce
 from .state import state, state_of_version
 
@@ -145,9 +145,7 @@ def _int_arg(name: str, default: int) -> int | None:
 def oembed():
     """oEmbed 1.0 (rich): a CMS turns a pasted map link into the embedded map."""
     def error(status, message, parameter):
-        resp = jsonify({"error": message, "parameter": parameter})
-        resp.status_code = status
-        return resp
+        return bad_parameter(parameter, message, status)
 
     unknown = sorted(set(request.args) - {"url", "format", "maxwidth", "maxheight"})
     if unknown:

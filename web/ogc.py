@@ -16,7 +16,7 @@ from geo import ogc
 from geo.categories import CATEGORIES, KINDS, STARS
 from geo.filters import FilterError
 
-from .responses import make_cached, serve
+from .responses import bad_parameter, make_cached, serve
 from .state import data_written_at, state
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -41,10 +41,7 @@ def negotiated() -> str:
 
 
 def bad_request(e: FilterError) -> Response:
-    resp = jsonify({"code": "InvalidParameterValue", "description": str(e),
-                    "parameter": e.parameter})
-    resp.status_code = 400
-    return resp
+    return bad_parameter(e.parameter, str(e))
 
 
 def not_found(fmt: str, message: str) -> Response:

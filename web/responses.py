@@ -5,7 +5,7 @@ import gzip
 import hashlib
 from dataclasses import dataclass
 
-from flask import Response, request
+from flask import Response, jsonify, request
 
 from .fastpath import mark_shared
 
@@ -47,4 +47,13 @@ def serve(cached: Cached, max_age: int = 0, shared: bool = False) -> Response:
         resp.cache_control.max_age = max_age
     else:
         resp.cache_control.no_cache = True
+    return resp
+
+
+def bad_parameter(parameter: str, message: str, status: int = 400) -> Response:
+    """The one error body for a bad or unknown query parameter, on every endpoint (downloads,
+    OGC API, oEmbed, handbook): OGC API's exception shape with the parameter's name."""
+    resp = jsonify({"code": "InvalidParameterValue", "description": message,
+                    "parameter": parameter})
+    resp.status_code = status
     return resp
