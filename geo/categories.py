@@ -1,4 +1,7 @@
-"""OCOP product groups, star levels and destination kinds: codes and names (colours live in static/ocop-map.css)."""
+"""OCOP product groups, star levels and destination kinds: codes, names, colours, icons.
+
+The one place for a group's colour: the map (a style element geo/mapbuild.py writes), its
+legend and the handbook's maps all read it here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,17 +12,19 @@ class Category:
     code: str
     vi: str
     en: str
+    colour: str      # markers, legend swatches, the handbook's maps
 
 
 # The six groups of the national OCOP programme.  Codes are stable: data and URLs use them.
 CATEGORIES: dict[str, Category] = {c.code: c for c in (
-    Category("food", "Thực phẩm", "Food"),
-    Category("beverages", "Đồ uống", "Beverages"),
-    Category("herbal", "Thảo dược", "Herbal products"),
-    Category("textiles", "Vải và may mặc", "Textiles and garments"),
-    Category("souvenirs", "Lưu niệm - nội thất - trang trí", "Souvenirs, furniture, decoration"),
+    Category("food", "Thực phẩm", "Food", "#d9480f"),
+    Category("beverages", "Đồ uống", "Beverages", "#1971c2"),
+    Category("herbal", "Thảo dược", "Herbal products", "#2f9e44"),
+    Category("textiles", "Vải và may mặc", "Textiles and garments", "#ae3ec9"),
+    Category("souvenirs", "Lưu niệm - nội thất - trang trí", "Souvenirs, furniture, decoration",
+             "#8c6d1f"),
     Category("tourism", "Dịch vụ du lịch cộng đồng và điểm du lịch",
-             "Community tourism services and sites"),
+             "Community tourism services and sites", "#0c8599"),
 )}
 
 # 1-2 stars are not certified; 5 stars is national level.

@@ -121,6 +121,20 @@ def _search_text(*parts) -> str:
     return fold(" ".join(p for p in parts if isinstance(p, str)))
 
 
+# The map's layers and controls, in the order the URL's `layers` and `controls` list them; the
+# map script and the embed builder take them from here.
+LAYERS = ("products", "destinations", "districts", "communes")
+DEFAULT_LAYERS = ("products", "destinations", "districts")
+CONTROLS = ("search", "filters", "legend", "layers", "locate", "zoom")
+EMBED_CONTROLS = ("zoom", "layers", "legend")
+
+
+def category_style() -> str:
+    """The groups' colours (geo/categories.py) as CSS classes for markers and the legend."""
+    rules = "".join(f".cat-{c.code}{{background:{c.colour}}}" for c in CATEGORIES.values())
+    return f"<style>{rules}</style>"
+
+
 def product_rows(products, ctx: PopupContext, districts: dict[str, str]) -> list[dict]:
     cats = list(CATEGORIES)
     rows = []
@@ -234,6 +248,8 @@ def client_options(dataset, ctx: PopupContext, cfg: MapConfig) -> dict:
                             for code, row in dataset.communes.iterrows()),
                            key=lambda c: vi_key(c["name"])),
         "maxQuery": MAX_Q_LENGTH,       # the server's limit (geo/filters.py), not another
+        "layers": list(LAYERS), "defaultLayers": list(DEFAULT_LAYERS),
+        "controls": list(CONTROLS), "embedControls": list(EMBED_CONTROLS),
         "productsCountHtml": escape(L["products_count"]),
         "urls": cfg.urls or {},
         "mode": cfg.mode,
@@ -279,6 +295,7 @@ def _build_map(dataset, products, destinations, counts, cfg: MapConfig) -> foliu
     m = OcopMap(cfg.vendor_base, location=None, tiles=None,
                 control_scale=True, prefer_canvas=False)
     m.fit_bounds([[mainland[1], mainland[0]], [mainland[3], mainland[2]]])
+    m.get_root().header.add_child(Element(category_style()), name="ocop_category_style")
     # Every page has a title (folium writes none): the tab, bookmarks, screen readers.
     m.get_root().header.add_child(Element(f"<title>{escape(L['title'])}</title>"),
                                   name="ocop_title")

@@ -32,9 +32,9 @@
     if (preview.getAttribute("src") !== url) { preview.setAttribute("src", url); }
     preview.width = w;
     preview.height = h;
-    snippet.value = '<iframe src="' + attr(url) + '" width="' + w + '" height="' + h +
-      '" title="' + attr(form.getAttribute("data-frame-title")) +
-      '" loading="lazy" style="border:0" allowfullscreen></iframe>';
+    // The server's snippet (the same markup as oEmbed's), its slots filled in.
+    snippet.value = form.getAttribute("data-snippet").replace("{src}", attr(url))
+      .replace("{width}", String(w)).replace("{height}", String(h));
   }
 
   form.addEventListener("input", update);

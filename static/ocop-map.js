@@ -303,8 +303,8 @@
       return out;
     }
     var embed = opts.mode === "embed";
-    st.layers = list("layers", LAYERS, ["products", "destinations", "districts"]);
-    st.controls = list("controls", CONTROLS, embed ? ["zoom", "layers", "legend"] : CONTROLS);
+    st.layers = list("layers", opts.layers, opts.defaultLayers);
+    st.controls = list("controls", opts.controls, embed ? opts.embedControls : opts.controls);
     st.layersParam = p.get("layers");
     st.controlsParam = p.get("controls");
     var view = p.get("view");
@@ -318,8 +318,6 @@
     return {state: st, ignored: ignored};
   }
 
-  var LAYERS = ["products", "destinations", "districts", "communes"];
-  var CONTROLS = ["search", "filters", "legend", "layers", "locate", "zoom"];
 
   function notice(text) {
     var box = OcopMap.noticeBox;
@@ -574,7 +572,7 @@
     if (c.indexOf("zoom") < 0 && map.zoomControl) { map.zoomControl.remove(); }
     var layerCtl = map.getContainer().querySelector(".leaflet-control-layers");
     if (c.indexOf("layers") < 0 && layerCtl) { layerCtl.hidden = true; }
-    LAYERS.forEach(function (key) {
+    OcopMap.opts.layers.forEach(function (key) {
       var layer = OcopMap.layers[key];
       if (!layer) { return; }
       if (st.layers.indexOf(key) >= 0) { map.addLayer(layer); } else { map.removeLayer(layer); }

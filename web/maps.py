@@ -9,7 +9,8 @@ from flask import (Blueprint, Response, abort, current_app, jsonify, render_temp
 from flask_babel import get_locale
 
 from geo.categories import CATEGORIES, STARS
-from geo.mapbuild import HEAD_SLOT, NONCE, MapConfig, build_map, layer_popups, page_parts
+from geo.mapbuild import (CONTROLS, DEFAULT_LAYERS, EMBED_CONTROLS, HEAD_SLOT, LAYERS, NONCE,
+                          MapConfig, build_map, layer_popups, page_parts)
 from geo.text import escape, script_json
 
 from . import assets, exports, fastpath
@@ -141,6 +142,17 @@ def _int_arg(name: str, default: int) -> int | None:
     return int(raw) if raw.isdigit() and 0 < int(raw) <= 10000 else None
 
 
+def iframe_html(src: str, width, height, title: str) -> str:
+    """The one embed snippet: oEmbed's `html` and the embed builder's (which fills the same
+    markup, made here with placeholders, in the browser)."""
+    return (f'<iframe src="{escape(src)}" width="{escape(width)}" height="{escape(height)}" '
+            f'title="{escape(title)}" loading="lazy" style="border:0" '
+            'referrerpolicy="strict-origin-when-cross-origin" allowfullscreen></iframe>')
+
+
+SNIPPET_SLOTS = ("{src}", "{width}", "{height}")
+
+
 @bp.get("/oembed")
 def oembed():
     """oEmbed 1.0 (rich): a CMS turns a pasted map link into the embedded map."""
@@ -161,9 +173,7 @@ def oembed():
                      "maxwidth" if maxw is None else "maxheight")
     width, height = min(EMBED_SIZE[0], maxw), min(EMBED_SIZE[1], maxh)
     title = messages()["title"]
-    html = (f'<iframe src="{escape(src)}" width="{width}" height="{height}" '
-            f'title="{escape(title)}" loading="lazy" style="border:0" '
-            'referrerpolicy="strict-origin-when-cross-origin" allowfullscreen></iframe>')
+    html = iframe_html(src, width, height, title)
     return jsonify({"version": "1.0", "type": "rich", "provider_name": title,
                     "provider_url": url_for("maps.index", _external=True), "title": title,
                     "width": width, "height": height, "html": html,
@@ -180,6 +190,9 @@ def builder():
         other_lang_name=AUTONYMS[other],
         other_lang_url=f"{request.path}?{urlencode({'lang': other})}",
         categories=[(c.code, c.en if lang == "en" else c.vi) for c in CATEGORIES.values()],
+        layers=LAYERS, default_layers=DEFAULT_LAYERS, controls=CONTROLS,
+        embed_controls=EMBED_CONTROLS,
+        snippet=iframe_html(*SNIPPET_SLOTS, messages()["title"]),
         stars=STARS, districts=list(zip(st.dataset.districts["code"],
                                         st.dataset.districts["full_name"])),
         embed_url=url_for("maps.embed", _external=True), nonce=nonce())
