@@ -8,6 +8,7 @@ import geopandas as gpd
 
 from . import certificates
 from .filters import search_text
+from .schema import public
 from .spatial import counts_by_district, locate_districts
 
 
@@ -28,21 +29,11 @@ class Collection:
         return self.frame[list(self.fields) + ["geometry"]]
 
 
-PRODUCT_FIELDS = ("id", "name", "name_en", "producer", "category", "stars",
-                  "commune_2025", "commune_2025_code", "commune_2025_from", "district_code", "district", "commune",
-                  "commune_code", "address", "certified_year", "certified_date",
-                  "certificate_status", "certificate_expires", "links", "description",
-                  "description_en", "source", "location_precision", "spatial_district_code",
-                  "district_check")
-DESTINATION_FIELDS = ("id", "name", "name_en", "kind", "commune_2025", "commune_2025_code",
-                      "commune_2025_from",
-                      "district_code", "district", "commune", "description",
-                      "description_en", "source", "location_precision", "location_source",
-                      "spatial_district_code", "district_check")
-DISTRICT_FIELDS = ("code", "name", "full_name", "type", "district_code", "products",
-                   "products_3_stars", "products_4_stars", "products_5_stars", "source")
-COMMUNE_FIELDS = ("code", "name", "full_name", "type", "area_km2", "former_units",
-                  "district_code", "location_precision", "source")
+# The published fields, in order (geo/schema.py).
+PRODUCT_FIELDS = public("products")
+DESTINATION_FIELDS = public("destinations")
+DISTRICT_FIELDS = public("districts")
+COMMUNE_FIELDS = public("communes")
 
 
 def _with_columns(frame: gpd.GeoDataFrame, fields) -> gpd.GeoDataFrame:

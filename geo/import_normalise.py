@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .categories import CATEGORIES, KINDS
 from .import_report import GEOM_TYPES, KIND_FIELDS, Problem
+from .schema import stored
 from .load import check_feature
 from .text import fold
 
@@ -91,15 +92,10 @@ def _year_and_date(values: dict) -> tuple[Any, str | None]:
     return (_int(y) if y is not None else None), None
 
 
-PRODUCT_ORDER = ("id", "name", "name_en", "producer", "category", "stars", "district_code",
-                 "district", "commune", "commune_code", "commune_2025", "commune_2025_code",
-                 "commune_2025_from", "address", "certified_year", "certified_date", "links",
-                 "description", "description_en", "source", "location_precision")
-DESTINATION_ORDER = ("id", "name", "name_en", "kind", "district_code", "district", "commune",
-                     "commune_2025", "commune_2025_code", "commune_2025_from", "address",
-                     "description", "description_en", "source", "location_precision",
-                     "location_source")
-DISTRICT_ORDER = ("code", "name", "full_name", "type", "source")
+# The order fields are written in: the schema's (geo/schema.py).
+PRODUCT_ORDER = tuple(stored("products"))
+DESTINATION_ORDER = tuple(stored("destinations"))
+DISTRICT_ORDER = tuple(stored("districts"))
 
 
 def _props(kind: str, v: dict) -> dict:

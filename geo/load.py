@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import geopandas as gpd
 import shapely
 from shapely.geometry import shape
 
-from .categories import CATEGORIES, KINDS, PRECISIONS, STARS
+from .schema import Checks, validators
 from .region import FILE as REGION_FILE, Region, RegionError, load_region
 
 # Relative paths inside the data directory; their bytes define the data version.
@@ -34,7 +33,6 @@ MAX_FILE_BYTES = 50 * 1024 * 1024         # a file an official imports or upload
 # A data file the app serves: the importer writes it, merging many imports, so it may grow past
 # one upload (100,000 products are about 60 MiB); the cap only stops a runaway file.
 MAX_DATA_FILE_BYTES = 512 * 1024 * 1024
-_URL = re.compile(r"^https?://[^\s<>\"']+$")
 
 
 class DataError(ValueError):
@@ -56,62 +54,11 @@ class Dataset:
     data_dir: Path
 
 
-# -- field checks: each returns None when fine, else the reason ------------------------------
-
-def _text(v: Any) -> str | None:
-    return None if isinstance(v, str) and v.strip() else "must be a non-empty text"
-
-
-def _opt_text(v: Any) -> str | None:
-    return None if v is None or isinstance(v, str) else "must be a text or null"
-
-
-def _one_of(options) -> Callable[[Any], str | None]:
-    shown = ", ".join(map(str, options))
-    return lambda v: None if v in options and not isinstance(v, bool) else f"is {v!r}; expected one of {shown}"
-
-
-def _year(v: Any) -> str | None:
-    if v is None or (isinstance(v, int) and not isinstance(v, bool) and 2008 <= v <= 2100):
-        return None
-    return f"is {v!r}; expected a year such as 2021, or null"
-
-
-def _links(v: Any) -> str | None:
-    if v is None:
-        return None
-    if not isinstance(v, list) or not all(isinstance(u, str) and _URL.match(u) for u in v):
-        return "must be a list of http(s) URLs"
-    return None
-
-
-def _text_list(v: Any) -> str | None:
-    ok = isinstance(v, list) and all(isinstance(s, str) for s in v)
-    return None if ok else "must be a list of texts"
-
-
-def _code(v: Any) -> str | None:
-    return None if isinstance(v, str) and v.isdigit() else f"is {v!r}; expected a numeric code as text"
-
-
-DISTRICT_FIELDS = {"code": _code, "name": _text, "full_name": _text, "type": _text,
-                   "source": _text}
-COMMUNE_FIELDS = {"code": _code, "name": _text, "full_name": _text, "type": _text,
-                  "former_units": _text_list, "location_precision": _one_of(PRECISIONS),
-                  "source": _text}
-PRODUCT_FIELDS = {"id": _text, "name": _text, "name_en": _text, "producer": _opt_text,
-                  "category": _one_of(tuple(CATEGORIES)), "stars": _one_of(STARS),
-                  "district_code": _code, "district": _text, "commune": _opt_text,
-                  "address": _text, "certified_year": _year, "links": _links,
-                  "description": _opt_text, "description_en": _opt_text,
-                  "source": _text, "location_precision": _one_of(PRECISIONS)}
-OPTIONAL = {"producer", "commune", "certified_year", "links", "description", "description_en",
-            "location_source"}
-DESTINATION_FIELDS = {"id": _text, "name": _text, "name_en": _text,
-                      "kind": _one_of(tuple(KINDS)), "district_code": _code,
-                      "district": _text, "description": _text, "description_en": _text,
-                      "source": _text, "location_precision": _one_of(PRECISIONS),
-                      "location_source": _opt_text}
+# The checks of each collection's fields come from the one schema (geo/schema.py).
+DISTRICT_FIELDS = validators("districts")
+COMMUNE_FIELDS = validators("communes")
+PRODUCT_FIELDS = validators("products")
+DESTINATION_FIELDS = validators("destinations")
 
 
 def _read_collection(path: Path, label: str, problems: list[str]) -> list[dict] | None:
@@ -144,7 +91,7 @@ def _in_extent(geom, extent) -> bool:
     return extent[0] <= x0 and x1 <= extent[2] and extent[1] <= y0 and y1 <= extent[3]
 
 
-def check_feature(feat: Any, fields: dict, geom_types: tuple[str, ...], region: Region,
+def check_feature(feat: Any, fields: Checks, geom_types: tuple[str, ...], region: Region,
                   ) -> tuple[list[tuple[str | None, str]], Any]:
     """Check one GeoJSON feature against a schema: ([(field or None, reason)], geometry).
 
@@ -160,7 +107,7 @@ def check_feature(feat: Any, fields: dict, geom_types: tuple[str, ...], region: 
     found: list[tuple[str | None, str]] = []
     for name, check in fields.items():
         if name not in props:
-            if name not in OPTIONAL:
+            if name not in fields.optional:
                 found.append((name, "is missing"))
             continue
         reason = check(props[name])

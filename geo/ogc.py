@@ -19,6 +19,7 @@ import pandas as pd
 
 from .collections import Collection
 from .export import feature, to_features
+from . import schema
 from .filters import APPLIES, MAX_Q_LENGTH, MAX_RADIUS_KM, DEFAULT_RADIUS_KM
 from .filters import Filter, FilterError, apply_filter, parse_filter
 
@@ -312,7 +313,7 @@ def _feature_schema(c: Collection) -> dict:
         "id": id_schema or {"type": "string"},
         "geometry": geometry,
         "properties": {"type": "object", "required": list(c.fields), "properties": {
-            f: _value_schema(c.frame[f].dtype) for f in c.fields}},
+            f: schema.field(c.name, f).json_schema for f in c.fields}},
         "links": {"type": "array", "items": {"$ref": "#/components/schemas/link"}},
     }}
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import math
 
+from pyproj import Geod
+
 from .text import fold
 
 MIN_M, MAX_M = 150.0, 600.0
-_M_PER_DEG_LAT = 110_574.0
+_GEOD = Geod(ellps="WGS84")
 
 
 def spread(lon: float, lat: float, key: str) -> tuple[float, float]:
@@ -23,6 +25,5 @@ def spread(lon: float, lat: float, key: str) -> tuple[float, float]:
     digest = hashlib.sha256(fold(key).encode("utf-8")).digest()
     angle = int.from_bytes(digest[:4], "big") / 2**32 * 2 * math.pi
     metres = MIN_M + int.from_bytes(digest[4:8], "big") / 2**32 * (MAX_M - MIN_M)
-    dlat = metres * math.cos(angle) / _M_PER_DEG_LAT
-    dlon = metres * math.sin(angle) / (_M_PER_DEG_LAT * math.cos(math.radians(lat)))
-    return lon + dlon, lat + dlat
+    lon2, lat2, _ = _GEOD.fwd(lon, lat, math.degrees(angle), metres)
+    return lon2, lat2

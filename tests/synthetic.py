@@ -8,6 +8,7 @@ from pathlib import Path
 
 from shapely.geometry import shape
 
+from geo import schema
 from geo.categories import CATEGORIES, KINDS, STARS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,25 +44,42 @@ def district_points(n: int, seed: int = 1):
     return out
 
 
+def _sample(f, i: int, text: str):
+    """A value of field `f` (geo/schema.py) for the i-th generated record."""
+    return {"text": text, "opt_text": text, "code": None, "year": 2021, "date": None,
+            "urls": ["https://example.org/shop?a=1&b=2"], "texts": [text], "int": i,
+            "float": 1.5, "choice": f.choices[i % len(f.choices)] if f.choices else None,
+            }[f.type]
+
+
+def _record(collection: str, i: int, text: str, **given) -> dict:
+    """Every stored field of the schema, so a field added there is generated here too."""
+    props = {}
+    for name, f in schema.stored(collection).items():
+        value = given[name] if name in given else _sample(f, i, text)
+        if value is not None or f.required:
+            props[name] = value
+    props.update({k: v for k, v in given.items() if k not in props and v is not None})
+    return props
+
+
 def product(i: int, code: str, district: str, x: float, y: float, text: str | None = None,
             **over) -> dict:
     t = text if text is not None else f"Sản phẩm thử {i}"
     cats = list(CATEGORIES)
-    props = {"id": f"test-{i}", "name": t, "name_en": t, "producer": t,
-             "category": cats[i % len(cats)], "stars": STARS[i % 3], "district_code": code,
-             "district": district, "commune": t, "address": t, "certified_year": 2021,
-             "links": ["https://example.org/shop?a=1&b=2"], "description": t,
-             "description_en": t, "source": t, "location_precision": "commune"}
-    props.update(over)
-    return _point(x, y, props)
+    fields = {"id": f"test-{i}", "category": cats[i % len(cats)], "stars": STARS[i % 3],
+              "district_code": code, "district": district, "location_precision": "commune",
+              "commune_2025_from": None}
+    return _point(x, y, _record("products", i, t, **{**fields, **over}))
 
 
 def destination(i: int, code: str, district: str, x: float, y: float, text: str | None = None):
     t = text if text is not None else f"Điểm thử {i}"
     kinds = list(KINDS)
-    return _point(x, y, {"id": f"dest-{i}", "name": t, "name_en": t, "kind": kinds[i % len(kinds)],
-                         "district_code": code, "district": district, "description": t,
-                         "description_en": t, "source": t, "location_precision": "exact"})
+    return _point(x, y, _record("destinations", i, t, id=f"dest-{i}",
+                                kind=kinds[i % len(kinds)], district_code=code,
+                                district=district, location_precision="exact",
+                                commune_2025_from=None, location_source=None))
 
 
 def write_dataset(target: Path, n_products: int = 30, n_destinations: int = 8,
