@@ -13,9 +13,11 @@ import tempfile
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 import shapely
 
+from . import schema
 from .records import plain as _plain
 from .text import escape
 
@@ -81,12 +83,22 @@ def _csv_safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _ogr_frame(frame, fields) -> gpd.GeoDataFrame:
-    """Lists become ' | '-joined text; everything else keeps its type."""
-    out = gpd.GeoDataFrame({f: [_cell(v) if isinstance(_plain(v), list) else _plain(v)
-                                for v in frame[f]] for f in fields},
-                           geometry=frame.geometry.map(rounded).to_numpy(), crs="EPSG:4326")
-    return out
+def column_types(collection: str) -> dict[str, str]:
+    """{field: pandas dtype} of a collection's published fields, from the one schema: years
+    and counts stay integers (nullable) in every GIS format, not reals."""
+    return {f.name: f.ogr_type for f in schema.SCHEMAS[collection] if f.public}
+
+
+def _ogr_frame(frame, fields, types: dict | None = None) -> gpd.GeoDataFrame:
+    """Lists become ' | '-joined text; everything else keeps the schema's type."""
+    types = types or {}
+    cols = {}
+    for f in fields:
+        values = [_cell(v) if isinstance(_plain(v), list) else _plain(v) for v in frame[f]]
+        cols[f] = pd.array(values, dtype=types[f]) if types.get(f, "object") != "object" \
+            else values
+    return gpd.GeoDataFrame(cols, geometry=frame.geometry.map(rounded).to_numpy(),
+                            crs="EPSG:4326")
 
 
 def _written(frame: gpd.GeoDataFrame, driver: str, suffix: str, layer: str, **options) -> bytes:
@@ -96,12 +108,12 @@ def _written(frame: gpd.GeoDataFrame, driver: str, suffix: str, layer: str, **op
         return path.read_bytes()
 
 
-def to_gpkg(frame, fields, layer: str) -> bytes:
-    return _written(_ogr_frame(frame, fields), "GPKG", "gpkg", layer)
+def to_gpkg(frame, fields, layer: str, types=None) -> bytes:
+    return _written(_ogr_frame(frame, fields, types), "GPKG", "gpkg", layer)
 
 
-def to_fgb(frame, fields, layer: str) -> bytes:
-    return _written(_ogr_frame(frame, fields), "FlatGeobuf", "fgb", layer)
+def to_fgb(frame, fields, layer: str, types=None) -> bytes:
+    return _written(_ogr_frame(frame, fields, types), "FlatGeobuf", "fgb", layer)
 
 
 def kml_description(row: dict, fields) -> str:
@@ -111,27 +123,27 @@ def kml_description(row: dict, fields) -> str:
     return f"<table>{items}</table>"
 
 
-def to_kml(frame, fields, layer: str, name_field: str) -> bytes:
+def to_kml(frame, fields, layer: str, name_field: str, types=None) -> bytes:
     """GDAL's KML driver fills <name> and <description> from the fields so called (in any
     case), so those two carry the placemark title and an escaped HTML table of all fields."""
     rows = [r for r, _ in records(frame, fields)]
     rest = [f for f in fields if f.lower() not in ("name", "description")]
-    ogr = _ogr_frame(frame, rest)
+    ogr = _ogr_frame(frame, rest, types)
     ogr.insert(0, "Name", [_cell(r[name_field]) for r in rows])
     ogr.insert(1, "Description", [kml_description(r, fields) for r in rows])
     return _written(ogr, "KML", "kml", layer)
 
 
 def export(frame, fields, fmt: str, *, layer: str, id_field: str, name_field: str,
-           geometry_type: str) -> bytes:
+           geometry_type: str, types: dict | None = None) -> bytes:
     if fmt == "geojson":
         return to_geojson(frame, fields, id_field)
     if fmt == "csv":
         return to_csv(frame, fields, geometry_type)
     if fmt == "kml":
-        return to_kml(frame, fields, layer, name_field)
+        return to_kml(frame, fields, layer, name_field, types)
     if fmt == "gpkg":
-        return to_gpkg(frame, fields, layer)
+        return to_gpkg(frame, fields, layer, types)
     if fmt == "fgb":
-        return to_fgb(frame, fields, layer)
+        return to_fgb(frame, fields, layer, types)
     raise ValueError(f"unknown format {fmt!r}")

@@ -35,7 +35,7 @@ def test_every_collection_in_every_format_reads_back_whole(client, app, name, fm
     col = app.extensions["ocop"].collections[name]
     r = client.get(f"/export/{name}.{fmt}")
     assert r.status_code == 200
-    assert f'filename="hai-phong-{name}.{fmt}"' in r.headers["Content-Disposition"]
+    assert f'filename="hai-phong-{name}.{fmt}"' in r.headers["Content-Disposition"]   # region id
     back = read_back(r.data, fmt, tmp_path)
     assert len(back) == len(col.frame)
     if fmt == "kml":

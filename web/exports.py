@@ -6,7 +6,7 @@ from functools import partial
 from flask import Blueprint, abort, request
 
 from geo.categories import KINDS
-from geo.export import FORMATS, export
+from geo.export import FORMATS, column_types, export
 from geo.filters import FILTER_PARAMS, FilterError, apply_filter, parse_filter
 
 from .responses import bad_parameter, make_cached, serve
@@ -37,8 +37,8 @@ def _build(name: str, fmt: str, f):
     st = state()
     c = st.collections[name]
     frame = apply_filter(c.frame, f, c.text_columns)
-    body = export(frame, c.fields, fmt, layer=f"hai_phong_{name}", id_field=c.id_field,
-                  name_field="name", geometry_type=c.geometry_type)
+    body = export(frame, c.fields, fmt, layer=name, id_field=c.id_field,
+                  name_field="name", geometry_type=c.geometry_type, types=column_types(name))
     return make_cached(body, FORMATS[fmt][0], st.version)
 
 
@@ -57,7 +57,8 @@ def download(collection: str, fmt: str):
     resp = serve(cached, shared=True)      # public downloads
     suffix = "" if f.is_empty() else "-filtered"
     resp.headers["Content-Disposition"] = (
-        f'attachment; filename="hai-phong-{collection}{suffix}.{FORMATS[fmt][1]}"')
+        f'attachment; filename="{st.dataset.region.id}-{collection}{suffix}.'
+        f'{FORMATS[fmt][1]}"')
     return resp
 
 

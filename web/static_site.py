@@ -16,7 +16,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from geo.export import FORMATS, export
+from geo.export import FORMATS, column_types, export
 from geo.mapbuild import HEAD_SLOT, NONCE, MapConfig, build_map, layer_popups, page_parts
 from geo.text import script_json
 
@@ -84,9 +84,9 @@ def build_steps(out: Path):
     for name, col in st.collections.items():
         for fmt in FORMATS:
             def download(name=name, col=col, fmt=fmt):
-                body = export(col.frame, col.fields, fmt, layer=f"hai_phong_{name}",
+                body = export(col.frame, col.fields, fmt, layer=name,
                               id_field=col.id_field, name_field="name",
-                              geometry_type=col.geometry_type)
+                              geometry_type=col.geometry_type, types=column_types(name))
                 _write(out / "export" / f"{name}.{fmt}", body)
             steps.append((f"export/{name}.{fmt}", download))
 
