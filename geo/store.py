@@ -221,7 +221,8 @@ class Store:
                 if _sha(b) == plan[rel]:
                     atomic_write(self.data_dir / rel, b)
             self.pending.unlink()
-        for d in {self.data_dir / Path(rel).parent for rel in FILES.values()} | {self.objects}:
+        for d in ({self.data_dir / Path(rel).parent for rel in FILES.values()}
+                  | {self.objects, self.pending.parent}):
             if d.is_dir():
                 for tmp in d.glob(".*.tmp"):
                     with contextlib.suppress(OSError):

@@ -2,11 +2,11 @@
 atomically, with history, rollback, a lock and a reload of the running server."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import random
 import re
-import signal
+import shutil
 import subprocess
 import sys
 import threading
@@ -19,9 +19,9 @@ from werkzeug.security import generate_password_hash
 
 from app import create_app
 from geo import importer
-from geo.load import FILES, load_dataset
+from geo.load import FILES, data_version, load_dataset
 from geo.region import load_region
-from geo.store import Store
+from geo.store import HISTORY, Store
 from tests.data.make_fixtures import files as fixture_files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -306,46 +306,201 @@ def test_admin_login_csrf_check_and_apply(data_copy):
 
 # -- the fault test -------------------------------------------------------------------------------
 
-IMPORT_SCRIPT = ("import sys; from geo.importer import import_file; "
-                 "out = import_file(sys.argv[1], sys.argv[2]); sys.exit(0 if out.version else 1)")
+# Run in a process of its own (`python -c KILL_DRIVER source base work`): it imports the importer
+# once, then, for each kill point, forks a child that runs the real import_file on its own copy
+# of the data and SIGKILLs itself at that point.  The points are the moments just before each
+# primitive geo/store.py calls while an import commits (opening a file for writing, a write, an
+# fsync, os.replace), half way through each write (a torn temporary file or log line), and at the
+# start and end of Store.commit (the latter still under the lock).  Event k+1 is "just after"
+# event k.  A first child runs to the end and lists the events; the points are all of them, so
+# they are fixed by the code, not by timing.  The kill is a real SIGKILL (no finally, no atexit,
+# the lock dropped by the kernel); the fork saves the start-up of a process per kill.
+KILL_DRIVER = r'''
+import builtins, json, os, shutil, signal, sys, traceback
+from pathlib import Path
+
+import geo.store as store
+from geo.importer import import_file
+
+source, base, work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+import_file(base, source, apply=False)      # warm the caches (geocoder tables) children inherit
+
+
+def child(data_dir, kill_at, torn, trace):
+    events = []
+    real_os, real_open, real_commit = os, builtins.open, store.Store.commit
+    root = os.path.realpath(data_dir)
+
+    def name(path):
+        rel = os.path.relpath(os.path.realpath(path), root)
+        return rel.replace(f".{os.getpid()}.tmp", ".PID.tmp")
+
+    def hit(label, tear=None):
+        events.append(label)
+        if len(events) - 1 == kill_at:
+            if torn:
+                tear()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    class File:
+        def __init__(self, fh, path):
+            self._fh, self._path = fh, path
+
+        def __getattr__(self, attr):
+            return getattr(self._fh, attr)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._fh.close()
+
+        def write(self, data):
+            def tear():
+                self._fh.write(data[: len(data) // 2])
+                self._fh.flush()
+            hit(f"write {name(self._path)}", tear)
+            return self._fh.write(data)
+
+    def traced_open(path, mode="r", *args, **kwargs):
+        if not set(mode) & set("wax+"):
+            return real_open(path, mode, *args, **kwargs)
+        hit(f"open {name(path)}")
+        return File(real_open(path, mode, *args, **kwargs), path)
+
+    class Os:
+        def __getattr__(self, attr):
+            return getattr(real_os, attr)
+
+        def replace(self, src, dst):
+            hit(f"replace {name(src)} -> {name(dst)}")
+            real_os.replace(src, dst)
+
+        def fsync(self, fd):
+            # A kill point, but not flushed to the disk: a SIGKILL loses nothing the kernel
+            # has (fsync is for power cuts, which no test here makes), and it saves seconds.
+            hit(f"fsync {name(real_os.readlink(f'/proc/self/fd/{fd}'))}")
+
+    def commit(self, *args, **kwargs):
+        hit("commit starts")
+        version = real_commit(self, *args, **kwargs)
+        hit("commit returned, lock still held")
+        return version
+
+    store.os, store.open, store.Store.commit = Os(), traced_open, commit
+    out = import_file(data_dir, source)
+    if trace:
+        Path(trace).write_text(json.dumps({"events": events, "version": out.version}))
+    return out.version is not None
+
+
+def fork(data_dir, kill_at=-1, torn=False, trace=None):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            code = 0 if child(data_dir, kill_at, torn, trace) else 1
+        except BaseException:
+            traceback.print_exc()
+            code = 2
+        os._exit(code)
+    return os.waitpid(pid, 0)[1]
+
+
+status = fork(shutil.copytree(base, work / "ref"), trace=work / "trace.json")
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+trace = json.loads((work / "trace.json").read_text())
+events = trace["events"]
+# The first version is recorded object by object, each written by the same code: kill in the
+# first of them only.
+objects = [k for k, e in enumerate(events[:events.index("open .history/log.jsonl")])
+           if e.startswith("open .history/objects/")]
+skip = range(objects[1], events.index("open .history/log.jsonl")) if len(objects) > 1 \
+    else range(0)
+runs = []
+for k, label in enumerate(events):
+    if k in skip:
+        continue
+    for torn in (False, True) if label.startswith("write ") else (False,):
+        d = shutil.copytree(base, work / f"kill-{k:02d}{'-torn' if torn else ''}")
+        status = fork(d, k, torn)
+        runs.append({"dir": str(d), "at": k, "torn": torn, "label": label,
+                     "killed": os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL})
+print(json.dumps({**trace, "ref": str(work / "ref"), "skipped": list(skip), "runs": runs}))
+'''
+
+
+def _sha256s(data_dir: Path) -> dict[str, str]:
+    return {rel: hashlib.sha256(b).hexdigest() for rel, b in snapshot(data_dir).items()}
 
 
 def test_import_killed_at_random_points_leaves_old_or_new(tmp_path, data_copy):
+    """An import SIGKILLed at any point of its commit leaves every data file the old bytes or
+    every one the new, the app loads, and the next import works (lock free, temporaries gone)."""
     source = DATA / "lonlat.csv"
-    old = snapshot(data_copy)
-    # The new version, from one full run (and how long a run takes).
-    ref = tmp_path / "ref"
-    import shutil
+    # As in a fresh clone (data/.history/ is local to each server): the import also records the
+    # first version, so the kills cover that too.
+    shutil.rmtree(data_copy / HISTORY, ignore_errors=True)
+    work = tmp_path / "kills"
+    work.mkdir()
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", KILL_DRIVER, str(source), str(data_copy),
+                           str(work)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    events, runs = result["events"], result["runs"]
+    old, new = _sha256s(data_copy), _sha256s(Path(result["ref"]))
+    changed = [rel for rel in old if old[rel] != new[rel]]
+    assert changed == [FILES["products"]]
+    assert result["version"] == data_version(Path(result["ref"]))
 
-    shutil.copytree(data_copy, ref)
-    t0 = time.monotonic()
-    subprocess.run([sys.executable, "-c", IMPORT_SCRIPT, str(ref), str(source)], cwd=ROOT,
-                   check=True, timeout=60)
-    full = time.monotonic() - t0
-    new = snapshot(ref)
-    assert new != old
-    rnd = random.Random(7)
-    seen = set()
-    for i in range(30):
-        shutil.rmtree(data_copy)
-        shutil.copytree(ROOT / "data", data_copy)
-        proc = subprocess.Popen([sys.executable, "-c", IMPORT_SCRIPT, str(data_copy),
-                                 str(source)], cwd=ROOT)
-        # Most of a run is start-up; aim the kills at its end, where the writing is.
-        time.sleep(rnd.uniform(0.5 * full, 1.1 * full))
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        now = snapshot(data_copy)
-        assert now in (old, new), f"run {i}: a mix of versions"
-        seen.add("new" if now == new else "old")
-        create_app({"TESTING": True, "DATA_DIR": str(data_copy)})   # the app starts
-        # and the next import still works (lock released, stale temporary files cleaned)
-        if i % 10 == 9:
-            out = importer.import_file(data_copy, source)
-            assert out.ok and snapshot(data_copy) == new
-    print("outcomes after kills:", sorted(seen))
-    assert seen  # both outcomes usually appear; either is correct
+    outcomes, new_seen = {}, False
+    for run_ in runs:
+        d, what = Path(run_["dir"]), f"killed before {run_['label']!r} (event {run_['at']})" + (
+            ", half written" if run_["torn"] else "")
+        assert run_["killed"], f"{what}: the child was not killed there"
+        now = _sha256s(d)
+        assert now in (old, new), f"{what}: a mix of versions"
+        outcome = outcomes[run_["at"], run_["torn"]] = "new" if now == new else "old"
+        create_app({"TESTING": True, "DATA_DIR": str(d)})          # the app loads
+        # The lock is free (the kernel dropped it with the process); taking it removes stale
+        # temporary files.
+        with Store(d).lock(timeout=1):
+            pass
+        assert not list(d.rglob("*.tmp")), what
+        # After a torn write, with the data ahead of its history (the first new outcome), or
+        # with the commit done, the next import works and the history lists the new version as
+        # current (and the old one before it).
+        first_new, new_seen = outcome == "new" and not new_seen, new_seen or outcome == "new"
+        if run_["torn"] or first_new or run_["at"] == len(events) - 1:
+            out = importer.import_file(d, source)
+            assert out.ok and out.version == result["version"], what
+            assert _sha256s(d) == new, what
+            versions = [v.version for v in Store(d).versions()]
+            assert versions[-1] == result["version"], what
+            assert data_version(data_copy) in versions, what
+    assert set(outcomes.values()) == {"old", "new"}, outcomes      # both were seen
+
+    # The kill points cover the moments that matter: before the temporary file, a torn one,
+    # after it before os.replace, after os.replace (before the folder's fsync, before the log
+    # line), a torn log line, after it, the commit done with the lock still held.  Every event
+    # is a kill point (each write also half done) but those of the objects after the first one
+    # in the record of the first version (the same code again).
+    products, log = FILES["products"], f"{HISTORY}/log.jsonl"
+    tmp = f".{products}.PID.tmp"
+    swap = events.index(f"replace {tmp} -> {products}")
+    assert events[swap - 3: swap] == [f"open {tmp}", f"write {tmp}", f"fsync {tmp}"]
+    assert events[swap + 1] == "fsync ."                    # the folder, after the swap
+    last_log = max(i for i, e in enumerate(events) if e == f"write {log}")
+    assert swap < last_log and events[-1] == "commit returned, lock still held"
+    skipped = set(result["skipped"])
+    assert all(events[k].split()[1].startswith(".history/objects") for k in skipped)
+    assert sorted(outcomes) == sorted(
+        [(k, False) for k in range(len(events)) if k not in skipped]
+        + [(k, True) for k, e in enumerate(events) if k not in skipped and e.startswith("write ")])
+    # The swap is the moment the new version appears: never earlier, never lost later.
+    assert {k: o for (k, _), o in outcomes.items()} == {
+        k: "new" if k > swap else "old" for k, _ in outcomes}
 
 
 @pytest.mark.parametrize("suffix,driver", [(".gpkg", "GPKG"), (".kml", "KML")])
