@@ -97,3 +97,20 @@ def test_popups_say_when_a_certificate_has_ended(app):
     assert certificate_text({"stars": 3}, labels, date(2026, 1, 1)) == \
         "Certification date not known"
     assert "has ended" not in _notes({"location_precision": "exact", "stars": 3}, labels)
+
+
+def test_popups_and_scripts_speak_their_urls_language_whatever_the_browser_prefers(client):
+    """A Vietnamese page's popups say "Chủ thể", not "Producer", even when the first request
+    for them came from a browser that prefers English (they are cached per language)."""
+    import json
+    import re
+
+    page = client.get("/?lang=vi").get_data(as_text=True)
+    script_url = re.search(r'src="(/map/[^"]+/vi/full\.js)"', page).group(1)
+    popups_url = script_url.replace("full.js", "popups-products.json")
+    english = {"Accept-Language": "en"}
+    popups = json.loads(client.get(popups_url, headers=english).data)
+    text = " ".join(popups.values())
+    assert "Chủ thể" in text and "Producer" not in text
+    script = client.get(script_url, headers=english).get_data(as_text=True)
+    assert "Bộ lọc" in script and '"filters":"Filters"' not in script

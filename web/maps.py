@@ -6,7 +6,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, jsonify, render_template, request,
                    url_for)
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 
 from geo.categories import CATEGORIES, STARS
 from geo.mapbuild import (CONTROLS, DEFAULT_LAYERS, EMBED_CONTROLS, HEAD_SLOT, LAYERS, NONCE,
@@ -55,8 +55,12 @@ def _parts(lang: str, mode: str, st=None):
 
     def build():
         script_url = url_for("maps.script", version=st.version, lang=lang, mode=mode)
+        # Built in the URL's language, whatever the request that first asks for it prefers
+        # (the cache is keyed by `lang`, so one built in the wrong language would stay).
+        with force_locale(lang):
+            cfg = map_config(lang, mode, st.version)
         m = build_map(st.dataset, st.products, st.collections["destinations"].frame, st.counts,
-                      map_config(lang, mode, st.version))
+                      cfg)
         shell, script = page_parts(m, lang, script_url)
         return shell, make_cached(script.encode("utf-8"), "text/javascript", st.version)
 
@@ -68,8 +72,10 @@ def _popups(lang: str, st=None) -> dict:
     st = st or state()
 
     def build():
+        with force_locale(lang):            # the popups' labels in the URL's language
+            labels = messages()
         all_popups = layer_popups(st.dataset, st.products, st.collections["destinations"].frame,
-                                  messages(), lang)
+                                  labels, lang)
         return {layer: make_cached(script_json(p).encode("utf-8"), "application/json",
                                    st.version) for layer, p in all_popups.items()}
 
