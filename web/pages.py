@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from geo.categories import CATEGORIES
 from geo.filters import Filter, FilterError, apply_filter, parse_filter
 from geo.nearby import near_point
-from geo.popups import PopupContext
+from geo.popups import PopupContext, certificate_text
 from geo.records import plain_records
 
 from .i18n import AUTONYMS, messages
@@ -36,6 +36,7 @@ def _product_items(frame, lang: str, km=None) -> list[dict]:
     for rec in plain_records(frame):
         cat = CATEGORIES[rec["category"]]
         rec["category_name"] = cat.en if lang == "en" else cat.vi
+        rec["certificate_text"] = certificate_text(rec, messages(), state().as_of)
         if km is not None:
             rec["km_text"] = km(rec["km"])
         items.append(rec)
