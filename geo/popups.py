@@ -10,6 +10,7 @@ from babel.numbers import format_decimal
 from . import certificates
 from .categories import CATEGORIES, KINDS
 from .nearby import DEFAULT_RADIUS_KM, Near
+from .schema import label
 from .text import escape
 
 
@@ -98,8 +99,13 @@ def address_rows(rec: dict, ctx) -> list[tuple[str, str]]:
     if unit and rec.get("commune_2025_from") == "location":
         unit += f' <span class="note">{escape(L["commune_2025_guess"])}</span>'
     former = rec.get("address") or rec.get("commune")
-    return [(L["address_2025"], unit), (L["address_former"], escape(former)),
-            (L["district"], escape(ctx.districts.get(rec["district_code"], rec["district"])))]
+    col = "products" if "stars" in rec else "destinations"
+    return [(label(col, "commune_2025", L), unit), (label(col, "address", L), escape(former)),
+            (label(col, "district", L),
+             escape(ctx.districts.get(rec["district_code"], rec["district"])))]
+
+
+# Each row's label is its field's, from the one schema (geo/schema.py), in the page's language.
 
 
 def product_popup(p: dict, lon: float, lat: float, ctx: PopupContext) -> str:
@@ -109,13 +115,14 @@ def product_popup(p: dict, lon: float, lat: float, ctx: PopupContext) -> str:
     stars = (f'<span class="stars" aria-hidden="true">{"★" * p["stars"]}</span> '
              f'{escape(L["stars_n"].format(n=p["stars"]))}')
     rows = [
-        (L["producer"], escape(p.get("producer"))),
-        (L["stars"], stars),
-        (L["category"], escape(ctx.pick(cat.vi, cat.en)[0])),
+        (label("products", "producer", L), escape(p.get("producer"))),
+        (label("products", "stars", L), stars),
+        (label("products", "category", L), escape(ctx.pick(cat.vi, cat.en)[0])),
         *address_rows(p, ctx),
-        (L["certificate"], escape(certificate_text(p, L, date.today()))),
-        (L["links"], " · ".join(link(u) for u in p.get("links") or [])),
-        (L["source"], source_html(p["source"])),
+        (label("products", "certificate_status", L),
+         escape(certificate_text(p, L, date.today()))),
+        (label("products", "links", L), " · ".join(link(u) for u in p.get("links") or [])),
+        (label("products", "source", L), source_html(p["source"])),
     ]
     desc = ctx.pick(p.get("description") or "", p.get("description_en") or "")[0]
     return (f'<div class="ocop-popup"><h2>{escape(main)}</h2><p class="en">{escape(other)}</p>'
@@ -132,11 +139,11 @@ def destination_popup(d: dict, lon: float, lat: float, ctx: PopupContext) -> str
     main, other = ctx.pick(d["name"], d["name_en"])
     desc = ctx.pick(d["description"], d["description_en"])[0]
     rows = [
-        (L["kind"], escape(ctx.pick(kind.vi, kind.en)[0])),
+        (label("destinations", "kind", L), escape(ctx.pick(kind.vi, kind.en)[0])),
         *address_rows(d, ctx),
-        (L["source"], source_html(d["source"])),
-        (L["location_source"], source_html(d["location_source"]) if d.get("location_source")
-         else ""),
+        (label("destinations", "source", L), source_html(d["source"])),
+        (label("destinations", "location_source", L),
+         source_html(d["location_source"]) if d.get("location_source") else ""),
     ]
     return (f'<div class="ocop-popup"><h2>{escape(main)}</h2><p class="en">{escape(other)}</p>'
             f"<p>{escape(desc)}</p><dl>{rows_html(rows)}</dl>" + _notes(d, L)
@@ -149,8 +156,10 @@ def commune_popup(c: dict, ctx: PopupContext) -> str:
     former = "".join(f"<li>{escape(u)}</li>" for u in c.get("former_units") or [])
     area = escape(f"{format_decimal(c['area_km2'], locale=ctx.lang)} km²") \
         if c.get("area_km2") else ""
-    rows = [(L["unit_type"], escape(c["type"])), (L["code"], escape(c["code"])),
-            (L["area"], area), (L["source"], escape(c["source"]))]
+    rows = [(label("communes", "type", L), escape(c["type"])),
+            (label("communes", "code", L), escape(c["code"])),
+            (label("communes", "area_km2", L), area),
+            (label("communes", "source", L), escape(c["source"]))]
     return (f'<div class="ocop-popup"><h2>{escape(c["full_name"])}</h2><dl>{rows_html(rows)}</dl>'
             f'<p class="note">{escape(L["formed_from"])}</p><ul class="ocop-former">{former}</ul>'
             "</div>")

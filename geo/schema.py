@@ -32,7 +32,8 @@ class Field:
     public: bool = True
     derived: bool = False            # computed at load, not stored in the data files
     choices: tuple = ()
-    en: str = ""                     # label (English; the UI translates it)
+    en: str = ""                     # what the field holds (English; OpenAPI titles)
+    label: str = ""                  # its label on pages: a key of web/i18n.py's messages
 
     @property
     def check(self) -> Callable[[Any], str | None]:
@@ -140,26 +141,27 @@ OGR_TYPES = {"text": "object", "opt_text": "object", "choice": "object", "year":
 
 
 def _stars_choice() -> Field:
-    return Field("stars", "choice", choices=STARS, en="OCOP stars")
+    return Field("stars", "choice", choices=STARS, en="OCOP stars", label="stars")
 
 
 def _place(address_required: bool) -> tuple[Field, ...]:
     return (
-        Field("commune_2025", "opt_text", required=False,
+        Field("commune_2025", "opt_text", required=False, label="address_2025",
               en="Commune, ward or special zone (from 1 July 2025)"),
         Field("commune_2025_code", "code", required=False, en="Its code"),
         Field("commune_2025_from", "choice", required=False,
               choices=("commune", "address", "location"), en="How the 2025 unit was found"),
         Field("district_code", "code", en="Former district code (until 1 July 2025)"),
-        Field("district", "text", en="Former district"),
+        Field("district", "text", label="district", en="Former district"),
         Field("commune", "opt_text", required=False, en="Former commune"),
         Field("commune_code", "code", required=False, en="Former commune code"),
-        Field("address", "text", required=address_required, en="Address as the source gives it"),
+        Field("address", "text", required=address_required, label="address_former",
+              en="Address as the source gives it"),
     )
 _SOURCE = (
     Field("description", "opt_text", required=False, en="Description (Vietnamese)"),
     Field("description_en", "opt_text", required=False, en="Description (English)"),
-    Field("source", "text", en="Source"),
+    Field("source", "text", label="source", en="Source"),
     Field("location_precision", "choice", choices=PRECISIONS, en="Position"),
 )
 _CHECKED = (
@@ -173,17 +175,17 @@ PRODUCTS = (
     Field("id", "text", en="Id"),
     Field("name", "text", en="Name"),
     Field("name_en", "text", en="Name (English)"),
-    Field("producer", "opt_text", required=False, en="Producer"),
-    Field("category", "choice", choices=tuple(CATEGORIES), en="OCOP group"),
+    Field("producer", "opt_text", required=False, label="producer", en="Producer"),
+    Field("category", "choice", choices=tuple(CATEGORIES), label="category", en="OCOP group"),
     _stars_choice(),
     *_place(address_required=True),
     Field("certified_year", "year", required=False, en="Certified (year)"),
     Field("certified_date", "date", required=False, en="Certified (date)"),
     Field("certificate_status", "choice", required=False, derived=True,
-          choices=("valid", "expired", "unknown"), en="Certificate"),
+          choices=("valid", "expired", "unknown"), label="certificate", en="Certificate"),
     Field("certificate_expires", "date", required=False, derived=True,
           en="Certificate ends"),
-    Field("links", "urls", required=False, en="Where to buy"),
+    Field("links", "urls", required=False, label="links", en="Where to buy"),
     *_SOURCE,
     *_CHECKED,
 )
@@ -191,39 +193,40 @@ DESTINATIONS = (
     Field("id", "text", en="Id"),
     Field("name", "text", en="Name"),
     Field("name_en", "text", en="Name (English)"),
-    Field("kind", "choice", choices=tuple(KINDS), en="Kind"),
+    Field("kind", "choice", choices=tuple(KINDS), label="kind", en="Kind"),
     *_place(address_required=False),
     Field("description", "text", en="Description (Vietnamese)"),
     Field("description_en", "text", en="Description (English)"),
-    Field("source", "text", en="Source"),
+    Field("source", "text", label="source", en="Source"),
     Field("location_precision", "choice", choices=PRECISIONS, en="Position"),
-    Field("location_source", "opt_text", required=False, en="Position from"),
+    Field("location_source", "opt_text", required=False, label="location_source",
+          en="Position from"),
     *_CHECKED,
 )
 DISTRICTS = (
-    Field("code", "code", en="Code"),
+    Field("code", "code", label="code", en="Code"),
     Field("name", "text", en="Name"),
     Field("full_name", "text", en="Full name"),
-    Field("type", "text", en="Type"),
+    Field("type", "text", label="unit_type", en="Type"),
     Field("province_before", "opt_text", required=False, en="Province until 1 July 2025"),
     Field("district_code", "code", derived=True, en="Code"),
     Field("products", "int", derived=True, en="OCOP products"),
     Field("products_3_stars", "int", derived=True, en="3-star products"),
     Field("products_4_stars", "int", derived=True, en="4-star products"),
     Field("products_5_stars", "int", derived=True, en="5-star products"),
-    Field("source", "text", en="Source"),
+    Field("source", "text", label="source", en="Source"),
 )
 COMMUNES = (
-    Field("code", "code", en="Code"),
+    Field("code", "code", label="code", en="Code"),
     Field("name", "text", en="Name"),
     Field("full_name", "text", en="Full name"),
-    Field("type", "text", en="Type"),
-    Field("area_km2", "float", required=False, en="Area (km²)"),
+    Field("type", "text", label="unit_type", en="Type"),
+    Field("area_km2", "float", required=False, label="area", en="Area (km²)"),
     Field("former_units", "texts", en="Formed from"),
     Field("district_code", "code", required=False, derived=True,
           en="Former district of its centre"),
     Field("location_precision", "choice", choices=PRECISIONS, en="Position"),
-    Field("source", "text", en="Source"),
+    Field("source", "text", label="source", en="Source"),
 )
 
 SCHEMAS: dict[str, tuple[Field, ...]] = {"products": PRODUCTS, "destinations": DESTINATIONS,
@@ -258,3 +261,8 @@ def public(collection: str) -> tuple[str, ...]:
 
 def field(collection: str, name: str) -> Field:
     return next(f for f in SCHEMAS[collection] if f.name == name)
+
+
+def label(collection: str, name: str, labels: dict) -> str:
+    """The field's label in the page's language (`labels`: the UI messages)."""
+    return labels[field(collection, name).label]
