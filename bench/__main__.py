@@ -37,10 +37,9 @@ SUITE = [
     ("embed-stress", "the same for /embed, 100,000 products",
      ["bench.page_weight", "--runs", "1", "--scale", STRESS, "--page", "/embed"]),
     ("search", "time per keystroke of the search box, national scale", ["bench.search"]),
-    ("serve-real", "pages, download, OGC items at 64 connections beside nginx and pygeoapi",
-     ["bench.serve"]),
+    ("serve-real", "server throughput of pages, downloads and OGC items beside nginx and "
+     "pygeoapi", ["bench.serve"]),
     ("serve-national", "the same, national scale", ["bench.serve", "--scale", NATIONAL]),
-    ("throughput", "OGC items and downloads beside pygeoapi", ["bench.throughput"]),
     ("startup", "start-up time and peak memory at each scale", ["bench.startup"]),
     ("joins", "spatial joins: 1,000,000 points to districts, national set to communes",
      ["bench.joins"]),
@@ -100,7 +99,7 @@ def main(argv=None) -> int:
         f"{os.cpu_count()} CPUs. Each benchmark's section in `bench/README.md` says what it "
         f"measures and how; below is its output, with the time of its run and the machine's "
         f"load before it.\n\n" + "\n".join(table) + "\n\n"
-        + "\n".join(sections[n] for n in order), encoding="utf-8")
+        + "\n".join(sections[n].rstrip() + "\n" for n in order), encoding="utf-8")
     print("\n".join(table))
     print(f"\nReport: {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     return 1 if failed else 0

@@ -28,11 +28,13 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import ROOT, descendants, rss_kib, synthetic_data, table
+
 TARGET_S = 30.0
 NATIONAL_S, NATIONAL_MIB = 600.0, 4096   # the issue's aim at national scale: under 10 minutes,
                                          # a few GB at most (all processes at once)
@@ -45,46 +47,16 @@ class TreeMemory:
     started; /proc is read instead.)"""
 
     def __init__(self, every: float = 0.2):
-        import threading
-
         self.every, self.total_kib, self.worker_kib = every, 0, 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    @staticmethod
-    def _rss_kib(pid: int) -> int:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except OSError:
-            pass
-        return 0
-
-    def _descendants(self, root: int) -> list[int]:
-        parent = {}
-        for name in os.listdir("/proc"):
-            if name.isdigit():
-                try:
-                    with open(f"/proc/{name}/stat") as f:
-                        parent[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
-                except (OSError, IndexError, ValueError):
-                    pass
-        out, todo = [], [root]
-        while todo:
-            pid = todo.pop()
-            kids = [c for c, p in parent.items() if p == pid]
-            out += kids
-            todo += kids
-        return out
-
     def _run(self):
         me = os.getpid()
         while not self._stop.wait(self.every):
-            workers = [self._rss_kib(pid) for pid in self._descendants(me)]
+            workers = [rss_kib(pid) or 0 for pid in descendants(me)]
             self.worker_kib = max([self.worker_kib, *workers])
-            self.total_kib = max(self.total_kib, self._rss_kib(me) + sum(workers))
+            self.total_kib = max(self.total_kib, (rss_kib(me) or 0) + sum(workers))
 
     def __enter__(self):
         self._thread.start()
@@ -168,26 +140,19 @@ def main(argv=None) -> None:
         tmp = Path(tmp_name)
         rows.append(measure(args.data, tmp, "city", args.jobs))
         if not args.no_scale:
-            from tests.synthetic import write_dataset
-
-            data_dir = write_dataset(tmp / "synthetic", n_products=args.scale)
+            data_dir = synthetic_data(tmp / "synthetic", args.scale)
             rows.append(measure(data_dir, tmp, f"synthetic {args.scale}", args.jobs))
-    head = f"{'data':<16} {'products':>8} {'start s':>8} {'build s':>8} {'CPU s':>6} {'pages':>6} " \
-           f"{'PDF MB':>7} {'jobs':>4} {'peak MiB':>9} {'worker MiB':>10} {'all MiB':>8} " \
-           f"{'load':>9}"
+    head = ["data", "products", "start s", "build s", "CPU s", "pages", "PDF MB", "jobs",
+            "peak MiB", "worker MiB", "all MiB", "load"]
+    cells = [[r["label"], r["products"], f"{r['startup_s']:.1f}", f"{r['build_s']:.1f}",
+              f"{r['cpu_s']:.0f}", r["pages"] if r["pages"] is not None else "?",
+              f"{r['pdf_bytes'] / 1e6:.2f}", r["jobs"], f"{r['peak_mib']:.0f}",
+              f"{r['worker_mib']:.0f}" if r["worker_mib"] else "-", f"{r['total_mib']:.0f}",
+              f"{r['load_before']:.1f}/{r['load_after']:.1f}"] for r in rows]
     print()
-    print(head)
-    print("-" * len(head))
-    for r in rows:
-        worker = f"{r['worker_mib']:.0f}" if r["worker_mib"] else "-"
-        print(f"{r['label']:<16} {r['products']:>8} {r['startup_s']:>8.1f} {r['build_s']:>8.1f} "
-              f"{r['cpu_s']:>6.0f} "
-              f"{r['pages'] if r['pages'] is not None else '?':>6} "
-              f"{r['pdf_bytes'] / 1e6:>7.2f} {r['jobs']:>4} {r['peak_mib']:>9.0f} "
-              f"{worker:>10} {r['total_mib']:>8.0f} "
-              f"{r['load_before']:>4.1f}/{r['load_after']:<4.1f}")
-    print("  CPU s: processor time of the whole run (start-up, build, workers), which other work on\n"
-          "  the machine does not stretch as it does the seconds of the clock;\n"
+    print("\n".join(table(head, cells)))
+    print("  CPU s: processor time of the whole run (start-up, build, workers), which other work\n"
+          "  on the machine does not stretch as it does the seconds of the clock;\n"
           "  peak MiB: the build process (ru_maxrss); worker MiB: the largest worker process;\n"
           "  all MiB: the largest sum of the build process and its workers at one time (both\n"
           "  sampled from /proc every 0.2 s); load: the 1-minute load average before/after")

@@ -39,18 +39,15 @@ import resource
 import shlex
 import statistics
 import sys
-import time
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
-from bench.startup import machine_line, table
+from bench.common import ROOT, machine_line, table, timed
 from geo.load import load_dataset
 from geo.spatial import METRIC_CRS, locate_districts
 
-ROOT = Path(__file__).resolve().parent.parent
 ADDRESS_SAMPLE = 300   # addresses the library cannot convert, timed and extrapolated
 
 
@@ -136,16 +133,6 @@ def legacy_addresses() -> list[str]:
     rows = query("select ward, district, province from admin_units_legacy "
                  "where provinceShort='Hải Phòng' and ward is not null")
     return list(dict.fromkeys(f"{r['ward']}, {r['district']}, {r['province']}" for r in rows))
-
-
-def timed(fn, repeat: int = 1):
-    """(result of the last call, median seconds over `repeat` calls)."""
-    times, result = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return result, statistics.median(times)
 
 
 # -- report -------------------------------------------------------------------------------------

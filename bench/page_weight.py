@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import logging
-import os
 import re
-import shutil
 import statistics
 import tempfile
 import threading
@@ -30,17 +27,13 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from werkzeug.serving import make_server
-
 from app import create_app
+from bench.common import (CHROMIUM_ARGS, HOST, ROOT, chromium_path, serve_wsgi,
+                          synthetic_data, timed)
 from bench.local_cdn import LocalCDN
 from bench.plain_page import districts_collection, render_plain_page
 from geo.load import load_dataset
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync",
-                 "--disable-quic"]
 LOCAL_HOSTS = ("127.0.0.1",)
 TILE_HOSTS = ("tile.openstreetmap.org",)
 TARGET_RATIO, TARGET_KB = 0.5, 250
@@ -74,29 +67,7 @@ MARKER_CLOCK = """
 """
 
 
-def chromium_path() -> str:
-    """Debian's chromium, as the browser tests use it (CHROMIUM=/path overrides)."""
-    for path in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
-        if path and Path(path).exists():
-            return path
-    raise SystemExit("Chromium not found: apt-get install -y chromium (or set CHROMIUM=/path)")
-
-
 # -- servers on 127.0.0.1 -------------------------------------------------------------------
-
-@contextmanager
-def serve_app(app):
-    """The app on a werkzeug server in a thread, as tests/conftest.py runs it."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log in the table
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
-
 
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args):  # the table is the only output
@@ -106,11 +77,11 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 @contextmanager
 def serve_directory(directory: Path):
     """A static file server for the saved plain page: the page a docs reader would publish."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(directory)))
+    server = ThreadingHTTPServer((HOST, 0), partial(_QuietHandler, directory=str(directory)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"http://{HOST}:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()
@@ -283,9 +254,8 @@ class ServerTimes:
 
 
 def _timed(fn):
-    t = time.perf_counter()
-    result = fn()
-    return result, _ms(time.perf_counter() - t)
+    result, seconds = timed(fn)
+    return result, _ms(seconds)
 
 
 def time_ours(data_dir: Path, runs: int, page_path: str = "/"):
@@ -441,7 +411,7 @@ def measure(data_dir: Path, runs: int, cdn: LocalCDN, workdir: Path,
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         try:
-            with serve_app(app) as url:
+            with serve_wsgi(app) as url:
                 ours = load_runs(browser, cdn, url + page_path, f"[data-ocop-ready] {MARKER}",
                                  "[data-ocop-ready]", runs)
             plain, failure = [], ""
@@ -496,9 +466,7 @@ def main(argv=None) -> None:
         tmp = Path(tmp)
         data_dir = args.data
         if args.scale:
-            from tests.synthetic import write_dataset
-
-            data_dir = write_dataset(tmp / "data", n_products=args.scale)
+            data_dir = synthetic_data(tmp / "data", args.scale)
         workdir = tmp / "plain"
         workdir.mkdir()
         ours, plain, dataset = measure(data_dir, args.runs, cdn, workdir, args.page)

@@ -13,27 +13,19 @@ data/.  All traffic stays on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from werkzeug.serving import make_server
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from app import create_app  # noqa: E402
-from tests.synthetic import write_dataset  # noqa: E402
+from app import create_app
+from bench.common import (CHROMIUM_ARGS, HOST, chromium_path, pct, serve_wsgi, synthetic_data,
+                          table)
 
 QUERIES = ["nuoc mam", "mat ong cat ba", "do son", "gao ruong ruoi", "san pham thu 10322",
            "thuy nguyen", "xyz khong co"]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 KEYSTROKE_JS = """async (text) => {
   const input = document.getElementById('ocop-q');
@@ -51,21 +43,14 @@ KEYSTROKE_JS = """async (text) => {
 }"""
 
 
-def serve(app):
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}"
-
-
 def measure(url: str, rounds: int) -> tuple[list[float], list[float], float]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.route("**/*", lambda r: r.continue_() if urlsplit(r.request.url).hostname
-                   == "127.0.0.1" else r.abort())
+                   == HOST else r.abort())
         t0 = time.perf_counter()
         page.goto(url + "/?lang=vi")
         page.wait_for_selector("[data-ocop-ready]", timeout=120000)
@@ -80,11 +65,6 @@ def measure(url: str, rounds: int) -> tuple[list[float], list[float], float]:
     return sync, frame, ready
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=int, default=10323, help="generated products (default 10323)")
@@ -95,24 +75,22 @@ def main(argv=None) -> None:
         if args.data:
             data_dir, label = Path(args.data), f"data in {args.data}"
         else:
-            data_dir = write_dataset(Path(tmp), n_products=args.scale, n_destinations=40)
+            data_dir = synthetic_data(Path(tmp), args.scale, n_destinations=40)
             label = f"{args.scale:,} generated products"
         app = create_app({"DATA_DIR": str(data_dir)})
         n_entries = sum(len(c.frame) for c in app.extensions["ocop"].collections.values())
-        server, url = serve(app)
-        try:
+        with serve_wsgi(app) as url:
             sync, frame, ready = measure(url, args.rounds)
-        finally:
-            server.shutdown()
     cmd = "python -m bench.search " + " ".join(argv if argv is not None else sys.argv[1:])
     print(f"$ {cmd.strip()}")
     print(f"search over {label} ({n_entries:,} searchable features), "
           f"{len(sync)} keystrokes, page ready in {ready:.1f} s")
-    print(f"{'per keystroke':<28}{'median':>9}{'p95':>9}{'max':>9}")
-    for name, values in (("input -> results (ms)", sync), ("input -> next frame (ms)", frame)):
-        print(f"{name:<28}{statistics.median(values):>9.1f}{pct(values, 95):>9.1f}"
-              f"{max(values):>9.1f}")
-    verdict = "met" if pct(frame, 95) < 50 else "NOT met"
+    rows = [[name, f"{statistics.median(values):.1f}", f"{pct(values, 0.95):.1f}",
+             f"{max(values):.1f}"]
+            for name, values in (("input -> results (ms)", sync),
+                                 ("input -> next frame (ms)", frame))]
+    print("\n".join(table(["per keystroke", "median", "p95", "max"], rows)))
+    verdict = "met" if pct(frame, 0.95) < 50 else "NOT met"
     print(f"target: under 50 ms per keystroke (p95, to the next frame): {verdict}")
 
 

@@ -26,78 +26,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shlex
-import signal
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import (ROOT, machine_line, raise_on_sigterm, signals_ignored, stop_group,
+                          synthetic_data, table)
+
 SCALES = {"data": None, "national": 10_323, "stress": 100_000}
 DEFAULT_SCALES = "data,national,stress"
 CHILD_MARK = "STARTUP_JSON "
 MB = 1_000_000
-
-
-# -- small shared helpers (bench.joins and bench.soak use them too) -----------------------------
-
-def machine_line() -> str:
-    """Date, CPUs and the 1-minute load average, for every table header."""
-    return (f"{date.today().isoformat()}, {os.cpu_count()} CPUs, Python "
-            f"{platform.python_version()}; 1-minute load average before the run: "
-            f"{os.getloadavg()[0]:.2f} (other jobs may share the cores)")
-
-
-def table(head: list[str], rows: list[list[str]], left=1) -> list[str]:
-    """A plain-text table: the first `left` columns (or the columns in a set `left`)
-    left-aligned, the others right-aligned."""
-    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
-    left = set(range(left)) if isinstance(left, int) else set(left)
-
-    def fmt(cells):
-        return "  ".join(str(c).ljust(w) if i in left else str(c).rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    return [fmt(head), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)]
-
-
-def stop_group(proc: subprocess.Popen, grace: float = 10) -> None:
-    """SIGTERM, then SIGKILL, to a child started with start_new_session=True and its group."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        try:
-            proc.wait(grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-@contextmanager
-def signals_ignored():
-    """While stopping what was started: a second Ctrl-C (or SIGTERM) must not cut it short."""
-    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
-def raise_on_sigterm() -> None:
-    """Turn SIGTERM into KeyboardInterrupt, so `finally` blocks stop what was started."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, handler)
 
 
 # -- the child: one fresh process per measurement ----------------------------------------------
@@ -281,12 +226,11 @@ def main(argv=None) -> int:
     notes = []
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         for name, n in args.scales:
+            t = time.perf_counter()
+            data_dir = synthetic_data(Path(tmp) / f"data-{n}", n)
             if n is None:
-                data_dir, label = ROOT / "data", "data/"
+                label = "data/"
             else:
-                from tests.synthetic import write_dataset
-                t = time.perf_counter()
-                data_dir = write_dataset(Path(tmp) / f"data-{n}", n_products=n)
                 label = f"{name} ({n:,})" if name in SCALES else name
                 notes.append(f"{label}: synthetic data written in {time.perf_counter() - t:.1f} s "
                              f"(not counted)")
@@ -301,7 +245,6 @@ def main(argv=None) -> int:
                 lifted = [run_child(data_dir, True, args.timeout) for _ in range(args.runs)]
                 results.append((f"{label}, limit lifted", size, lifted))
             if n is not None:
-                import shutil
                 shutil.rmtree(data_dir, ignore_errors=True)
 
     head1 = ["data", "products", "products.geojson MB", "data dir MB", "import app s",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests need (pip packages in .venv; Debian's chromium, poppler-utils,
-# fonts-dejavu-core and Pango for the PDF handbook) and run every test.
+# fonts-dejavu-core and Pango for the PDF handbook, wrk for the benchmarks' smoke test) and
+# run every test.
 # Usage: bash scripts/test.sh [pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,14 +10,14 @@ cd "$(dirname "$0")/.."
 # (DejaVu Sans); its tests read the PDF with poppler-utils.
 NEED=""
 if [ ! -x /usr/bin/chromium ] && ! command -v chromium >/dev/null 2>&1; then NEED=1; fi
-for pkg in poppler-utils fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0; do
+for pkg in poppler-utils fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 wrk; do
     dpkg -s "$pkg" >/dev/null 2>&1 || NEED=1
 done
 if [ -n "$NEED" ]; then
     SUDO=""
     if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
     $SUDO apt-get update -qq
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils \
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils wrk \
         fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 >/dev/null
 fi
 
