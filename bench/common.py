@@ -280,7 +280,13 @@ def serve_wsgi(app):
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)   # no request log in the table
-    server = make_server(HOST, 0, app, threaded=True)
+    with serving(make_server(HOST, 0, app, threaded=True)) as url:
+        yield url
+
+
+@contextmanager
+def serving(server):
+    """Run a socketserver-style server (serve_forever/shutdown) in a thread; yield its URL."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -18,7 +18,6 @@ import gzip
 import re
 import statistics
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from app import create_app
-from bench.common import (CHROMIUM_ARGS, HOST, ROOT, chromium_path, serve_wsgi,
+from bench.common import (CHROMIUM_ARGS, HOST, ROOT, chromium_path, serve_wsgi, serving,
                           synthetic_data, timed)
 from bench.local_cdn import LocalCDN
 from bench.plain_page import districts_collection, render_plain_page
@@ -77,15 +76,9 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 @contextmanager
 def serve_directory(directory: Path):
     """A static file server for the saved plain page: the page a docs reader would publish."""
-    server = ThreadingHTTPServer((HOST, 0), partial(_QuietHandler, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{HOST}:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(ThreadingHTTPServer((HOST, 0),
+                                     partial(_QuietHandler, directory=str(directory)))) as url:
+        yield url
 
 
 # -- one page load in Chromium --------------------------------------------------------------
