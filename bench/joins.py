@@ -1,4 +1,4 @@
-"""Spatial joins: a million points to the 15 districts, the national set to the 2025 communes.
+"""Spatial joins: a million points to the former districts, the national set to the 2025 communes.
 
     python -m bench.joins                          # 1,000,000 points, 20,000 for the naive loop
     python -m bench.joins --points 100000 --sample 5000 --repeat 1
@@ -217,7 +217,7 @@ def main(argv=None) -> int:
         times["xy"].append(t)
     naive_s, fast_s, xy_s = (statistics.median(times[k]) for k in ("naive", "fast", "xy"))
     naive_all_s = naive_s * args.points / args.sample
-    label = f"districts (15 polygons), {_n(args.points)} points"
+    label = f"districts ({len(dataset.districts)} polygons), {_n(args.points)} points"
     rows.append([label, "naive loop: shapely contains per point and district",
                  _n(args.points), f"{_n(args.sample)} sample, extrapol., median of "
                  f"{args.repeat}", _t(naive_all_s),
@@ -264,7 +264,7 @@ def main(argv=None) -> int:
         sj_codes, t = timed(lambda: sjoin_communes(nat_points, communes_m))
         times["sj"].append(t)
     app_s, sj_s = statistics.median(times["app"]), statistics.median(times["sj"])
-    label = f"2025 communes (114 centres), {_n(args.national)} points"
+    label = f"2025 communes ({len(dataset.communes)} centres), {_n(args.national)} points"
     rows.append([label, "importer: Places.commune_2025_near per point (metric)",
                  _n(args.national), f"all, median of {args.repeat}", _t(app_s),
                  _n(args.national / app_s), "1.0x"])

@@ -97,15 +97,29 @@ def nearest_points(lons, lats, targets: gpd.GeoDataFrame, metric_crs: str = METR
 
 
 class Places:
-    """The region's district polygons and 2025 commune centroids, asked about one point or
-    many: the importer's questions ("which district is this in?", "which 2025 commune is
-    nearest?") answered by the same vectorised, metric code as the loader's join."""
+    """The region's district polygons and 2025 commune centroids, asked about one point at a
+    time by the importer ("which district is this in?", "which 2025 commune is nearest?"),
+    in the same metric CRS and with the same spatial index as the loader's vectorised join.
+
+    The targets are projected and indexed once; a question projects one point and asks the
+    index (tens of microseconds), so an import of a national list stays fast."""
 
     def __init__(self, districts: gpd.GeoDataFrame, communes: gpd.GeoDataFrame,
                  metric_crs: str = METRIC_CRS):
+        from pyproj import Transformer
+
         self.districts = districts
         self.communes = communes
         self.metric_crs = metric_crs
+        self._to_metric = Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
+        self._d_geoms = districts.geometry.to_crs(metric_crs).to_numpy() if len(districts) \
+            else np.array([], dtype=object)
+        self._d_codes = districts["code"].to_numpy() if len(districts) else np.array([])
+        self._d_tree = shapely.STRtree(self._d_geoms)
+        self._c_geoms = communes.geometry.to_crs(metric_crs).to_numpy() if len(communes) \
+            else np.array([], dtype=object)
+        self._c_tree = shapely.STRtree(self._c_geoms)
+        self._d_index = {code: i for i, code in enumerate(self._d_codes)}
 
     @classmethod
     def from_features(cls, district_features: list[dict], commune_features: list[dict],
@@ -115,22 +129,27 @@ class Places:
             return gdf.set_index(gdf["code"].to_numpy()) if len(gdf) else gdf
         return cls(frame(district_features), frame(commune_features), metric_crs)
 
+    def _point(self, lon: float, lat: float):
+        return shapely.Point(*self._to_metric.transform(lon, lat))
+
     def district_at(self, lon: float, lat: float) -> tuple[str | None, float]:
         """(code of the district containing the point, else of the nearest one; metres)."""
-        codes, metres = districts_at([lon], [lat], self.districts, self.metric_crs,
-                                     max_m=float("inf"))
-        return codes[0], float(metres[0])
+        if not len(self._d_geoms):
+            return None, float("inf")
+        pt = self._point(lon, lat)
+        inside = self._d_tree.query(pt, predicate="within")
+        if len(inside):
+            return self._d_codes[inside[0]], 0.0
+        i = self._d_tree.nearest(pt)
+        return self._d_codes[i], float(shapely.distance(pt, self._d_geoms[i]))
 
     def metres_from_district(self, code: str, lon: float, lat: float) -> float:
         """Metres from the point to district `code` (0 inside)."""
-        _, metres = districts_at([lon], [lat], self.districts.loc[[code]], self.metric_crs,
-                                 max_m=float("inf"))
-        return float(metres[0])
+        return float(shapely.distance(self._point(lon, lat), self._d_geoms[self._d_index[code]]))
 
     def commune_2025_near(self, lon: float, lat: float) -> tuple[str | None, str | None]:
         """(full name, code) of the 2025 unit whose centroid is nearest."""
-        labels, _ = nearest_points([lon], [lat], self.communes, self.metric_crs)
-        if labels[0] is None:
+        if not len(self._c_geoms):
             return None, None
-        row = self.communes.loc[labels[0]]
+        row = self.communes.iloc[self._c_tree.nearest(self._point(lon, lat))]
         return row["full_name"], row["code"]
