@@ -247,7 +247,7 @@ def main(argv=None) -> int:
         problems.append("the district join did not give every point its own district")
 
     # -- 2025 communes --------------------------------------------------------------------------
-    from geo.importer import _Units
+    from geo.import_place import _Units
     from tests.synthetic import district_points
 
     nat = district_points(args.national, 1)

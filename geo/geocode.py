@@ -194,9 +194,11 @@ def commune_2025(address: str | None, province: str | None = None
             getattr(new, "ward_code", None) or None)
 
 
+@lru_cache(maxsize=64)
 def ward_frame(provinces: tuple[str, ...], district_short: str):
     """The legacy communes of one district as a GeoDataFrame of centroids (for
-    geo/spatial.nearest_points), indexed by their short name."""
+    geo/spatial.nearest_points), indexed by their short name.  Built once per district (an
+    import asks for each row with coordinates and a commune); callers only read it."""
     import geopandas as gpd
 
     recs = [r for (dkey, _), r in load_wards(provinces).items()

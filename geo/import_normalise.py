@@ -48,24 +48,21 @@ def _int(v: Any) -> Any:
     return v
 
 
-def _category(v: Any) -> Any:
-    s = _text(v)
-    if s is None:
-        return None
-    for c in CATEGORIES.values():
-        if fold(s) in (fold(c.code), fold(c.vi), fold(c.en)):
-            return c.code
-    return s
+def _code_in(table: dict) -> Any:
+    """A cell to a code of `table` (OCOP groups, destination kinds): its code or its name in
+    either language, any case, with or without diacritics; anything else as written (the
+    schema's check then names the accepted codes)."""
+    names = {fold(n): item.code for item in table.values()
+             for n in (item.code, item.vi, item.en)}
+
+    def normalise(v: Any) -> Any:
+        s = _text(v)
+        return None if s is None else names.get(fold(s), s)
+    return normalise
 
 
-def _kind(v: Any) -> Any:
-    s = _text(v)
-    if s is None:
-        return None
-    for k in KINDS.values():
-        if fold(s) in (fold(k.code), fold(k.vi), fold(k.en)):
-            return k.code
-    return s
+_category = _code_in(CATEGORIES)
+_kind = _code_in(KINDS)
 
 
 def _links(v: Any) -> Any:

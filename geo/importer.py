@@ -33,20 +33,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .import_normalise import (DESTINATION_ORDER, DISTRICT_ORDER, PRODUCT_ORDER,  # noqa: F401
-                               _MARKUP, _category, _finish, _int, _kind, _links, _ordered,
-                               _props, _text, _year_and_date)
-from .import_place import (COORD_PAIRS, _close, _district_from_address,  # noqa: F401
-                           _location_checks, _normalise, _number, _old_address, _polygon,
-                           _province_full, _Units)
-from .import_plan import (Outcome, check_with, dump_collection, import_file,  # noqa: F401
-                          merge, plan_import)
-from .import_read import (EXPECTED, FORMAT_NAMES, FORMATS, MAGIC, _clean,  # noqa: F401
-                          _crs_of_geojson, _header, _listify, _map_coords, _read_csv,
-                          _read_geojson, _read_gis, _read_xlsx, decode_text, guess_kind,
-                          resolve_crs, sniff, transform_geometry)
-from .import_report import (GEOM_TYPES, ID_FIELD, KIND_FIELDS, KIND_FILE,  # noqa: F401
-                            Import, Problem)
+from .import_place import COORD_PAIRS, _normalise, _Units
+from .import_plan import Outcome, check_with, import_file, plan_import
+from .import_read import (EXPECTED, FORMAT_NAMES, FORMATS, _read_csv, _read_geojson,
+                          _read_gis, _read_xlsx, decode_text, guess_kind, resolve_crs, sniff)
+from .import_report import ID_FIELD, KIND_FIELDS, Import, Problem
 # read_import reads the size limit from this module, where callers and tests may lower it.
 from .load import MAX_FILE_BYTES
 from .region import load_region
@@ -158,3 +149,8 @@ def read_import(path: str | Path, data_dir: str | Path, kind: str | None = None,
     if fmt not in ("csv", "xlsx"):
         imp.problems = [replace(p, unit="feature") for p in imp.problems]
     return imp
+
+
+# What callers (the CLI, /admin, the data build, tests) use; the steps live in geo/import_*.py.
+__all__ = ["Import", "Outcome", "Problem", "check_with", "decode_text", "import_file",
+           "plan_import", "read_import", "resolve_crs", "sniff"]

@@ -73,16 +73,23 @@ def _start(rec: dict) -> str:
     return start.strftime("%d/%m/%Y") if known else str(start.year)
 
 
-def certificate_text(rec: dict, L: dict, today: date) -> str:
+def _status(rec: dict, today: date | None) -> str:
+    """The status the data was loaded with (geo/collections.py, as of the State's day), or
+    the one rule (geo/certificates.py) as of `today` when given or not loaded."""
+    if today is None and rec.get("certificate_status"):
+        return rec["certificate_status"]
+    return certificates.status(rec, today or date.today())
+
+
+def certificate_text(rec: dict, L: dict, today: date | None = None) -> str:
     """The certificate row of a popup, under the one rule (geo/certificates.py)."""
-    st = certificates.status(rec, today)
+    st = _status(rec, today)
     return L["cert_unknown"] if st == "unknown" else L[f"cert_{st}"].format(start=_start(rec))
 
 
 def _notes(rec: dict, L: dict, today: date | None = None) -> str:
     notes = []
-    today = today or date.today()
-    if "stars" in rec and certificates.status(rec, today) == "expired":
+    if "stars" in rec and _status(rec, today) == "expired":
         # Never shown as certified without a word: the product may have been renewed.
         notes.append(L["certificate_expired_note"].format(start=_start(rec)))
     if rec["location_precision"] in ("commune", "district"):
@@ -120,7 +127,7 @@ def product_popup(p: dict, lon: float, lat: float, ctx: PopupContext) -> str:
         (label("products", "category", L), escape(ctx.pick(cat.vi, cat.en)[0])),
         *address_rows(p, ctx),
         (label("products", "certificate_status", L),
-         escape(certificate_text(p, L, date.today()))),
+         escape(certificate_text(p, L))),
         (label("products", "links", L), " · ".join(link(u) for u in p.get("links") or [])),
         (label("products", "source", L), source_html(p["source"])),
     ]

@@ -6,7 +6,6 @@ scripts/test.sh installs (it fails, not skips, without it)."""
 import gzip
 import json
 import re
-import shutil
 import sys
 import time
 

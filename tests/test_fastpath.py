@@ -158,3 +158,18 @@ def test_only_responses_said_to_be_shared_are_recorded(fresh_app):
     assert len(served(fresh_app)) == 0
     client.get(URLS[0])
     assert len(served(fresh_app)) == 1
+
+
+def test_a_new_day_recomputes_the_certificate_statuses(fresh_app):
+    """Statuses are as of the day the State was built; on a later day the next request
+    rebuilds it, so a download never says "valid" for a certificate that ended since."""
+    from datetime import date
+
+    stale = web.state.build_state(fresh_app.extensions["ocop"].dataset, today=date(2040, 1, 1))
+    fresh_app.extensions["ocop"] = stale
+    assert set(stale.products["certificate_status"]) <= {"expired", "unknown"}
+    doc = json.loads(fresh_app.test_client().get("/export/products.geojson").data)
+    now = fresh_app.extensions["ocop"]
+    assert now is not stale and now.as_of == date.today()
+    statuses = {f["properties"]["certificate_status"] for f in doc["features"]}
+    assert "valid" in statuses

@@ -32,11 +32,11 @@ def _page_context(lang: str) -> dict:
 
 
 def _product_items(frame, lang: str, km=None) -> list[dict]:
-    items = []
+    items, labels = [], messages()
     for rec in plain_records(frame):
         cat = CATEGORIES[rec["category"]]
         rec["category_name"] = cat.en if lang == "en" else cat.vi
-        rec["certificate_text"] = certificate_text(rec, messages(), state().as_of)
+        rec["certificate_text"] = certificate_text(rec, labels)   # the loaded status
         if km is not None:
             rec["km_text"] = km(rec["km"])
         items.append(rec)
