@@ -17,8 +17,10 @@ from branca.element import Element, MacroElement
 from folium.elements import JSCSSMixin
 from folium.template import Template
 
-from .categories import CATEGORIES, KINDS, STARS
-from .nearby import near_each
+import math
+
+from .categories import CATEGORIES, KINDS, PRECISIONS, STARS
+from .nearby import DEFAULT_RADIUS_KM, near_each
 from .records import plain_records
 from .popups import PopupContext, commune_popup, destination_popup, product_popup
 from .filters import MAX_Q_LENGTH
@@ -97,18 +99,32 @@ class PointLayer(folium.map.Layer):
         self.payload_json = script_json(payload)
 
 
+class Options(MacroElement):
+    """The script's options (texts, classes, URLs), given before the layers are made: their
+    markers' names and cluster labels need the texts."""
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        OcopMap.opts = {{ this.payload }};
+        {% endmacro %}
+    """)
+
+    def __init__(self, payload: dict):
+        super().__init__()
+        self.payload = script_json(payload)
+
+
 class Decorations(MacroElement):
+    """Runs the script's decorate() once the layers exist."""
     _template = Template("""
         {% macro script(this, kwargs) %}
         OcopMap.layers = OcopMap.layers || {};
         OcopMap.layers.districts = {{ this.districts }};
-        OcopMap.decorate({{ this._parent.get_name() }}, {{ this.payload }});
+        OcopMap.decorate({{ this._parent.get_name() }}, OcopMap.opts);
         {% endmacro %}
     """)
 
-    def __init__(self, payload: dict, districts_name: str):
+    def __init__(self, districts_name: str):
         super().__init__()
-        self.payload = script_json(payload)
         self.districts = districts_name
 
 
@@ -131,17 +147,55 @@ EMBED_CONTROLS = ("zoom", "layers", "legend")
 
 def category_style() -> str:
     """The groups' colours (geo/categories.py) as CSS classes for markers and the legend."""
-    rules = "".join(f".cat-{c.code}{{background:{c.colour}}}" for c in CATEGORIES.values())
+    # An approximate position is drawn hollow: white with a dashed ring in the group colour.
+    rules = "".join(f".cat-{c.code}{{background:{c.colour}}}"
+                    f".approx.cat-{c.code}{{background:#fff;border-color:{c.colour}}}"
+                    for c in CATEGORIES.values())
     return f"<style>{rules}</style>"
 
 
-def product_rows(products, ctx: PopupContext, districts: dict[str, str]) -> list[dict]:
+# How close "show me" may zoom to a point placed at each precision (PRECISIONS order): a
+# commune centroid is worth a commune's view, not a street's.
+ZOOM_CAPS = (16, 13, 11)
+FALLBACK_RADIUS_M = 2000
+RADII_KM = (1, 5, 10, 25)  # "near me" radii a tourist picks from  # a commune's rough radius when its unit is not known
+
+
+def approx_radii(dataset) -> dict[str, dict[str, int]]:
+    """{"commune": {code: m}, "district": {code: m}}: the radius of a circle with the unit's
+    area, drawn around a point that is only placed at the unit's centre."""
+    def radius(km2: float) -> int:
+        return int(round(math.sqrt(km2 * 1e6 / math.pi), -2))
+
+    metric = dataset.districts.geometry.to_crs(dataset.region.metric_crs)
+    communes = dataset.communes
+    return {"district": {code: radius(a / 1e6) for code, a in zip(dataset.districts["code"],
+                                                                  metric.area)},
+            "commune": {code: radius(a) for code, a in zip(communes["code"],
+                                                           communes.get("area_km2", []))
+                        if isinstance(a, (int, float)) and a > 0}}
+
+
+def _precision(r: dict, radii: dict) -> dict:
+    """The row's precision (index in PRECISIONS) and, when approximate, its unit's radius."""
+    p = r.get("location_precision") or "exact"
+    out = {"p": PRECISIONS.index(p)}
+    if p == "commune":
+        out["r"] = radii["commune"].get(r.get("commune_2025_code"), FALLBACK_RADIUS_M)
+    elif p == "district":
+        out["r"] = radii["district"].get(r.get("district_code"), 4 * FALLBACK_RADIUS_M)
+    return out
+
+
+def product_rows(products, ctx: PopupContext, districts: dict[str, str],
+                 radii: dict) -> list[dict]:
     cats = list(CATEGORIES)
     rows = []
     for r, pt in _records(products):
         main = ctx.pick(r["name"], r["name_en"])[0]
         rows.append({
             "id": r["id"], "x": round(pt.x, 6), "y": round(pt.y, 6), "title": main,
+            **_precision(r, radii),
             "c": cats.index(r["category"]), "s": r["stars"], "d": r["spatial_district_code"],
             "m": r.get("commune_2025_code"), "v": r.get("certificate_status"),
             # What the search box matches; folded here so there is one folding rule.
@@ -151,13 +205,15 @@ def product_rows(products, ctx: PopupContext, districts: dict[str, str]) -> list
     return rows
 
 
-def destination_rows(destinations, ctx: PopupContext, districts: dict[str, str]) -> list[dict]:
+def destination_rows(destinations, ctx: PopupContext, districts: dict[str, str],
+                     radii: dict) -> list[dict]:
     kinds = list(KINDS)
     rows = []
     for r, pt in _records(destinations):
         main = ctx.pick(r["name"], r["name_en"])[0]
         rows.append({
             "id": r["id"], "x": round(pt.x, 6), "y": round(pt.y, 6), "title": main,
+            **_precision(r, radii),
             "k": kinds.index(r["kind"]), "d": r.get("spatial_district_code"),
             "m": r.get("commune_2025_code"),
             "f": _search_text(r["name"], r["name_en"]),
@@ -196,23 +252,36 @@ def layer_popups(dataset, products, destinations, labels: dict, lang: str) -> di
 
 
 def _legend(ctx: PopupContext, static_base: str) -> str:
-    """The static part of the legend; static/ocop-map.js fills the district classes, which
-    follow the filter."""
-    L = ctx.labels
-    cats = "".join(f'<li><span class="ocop-swatch cat-{c.code}"></span>'
-                   f"{escape(ctx.pick(c.vi, c.en)[0])}</li>" for c in CATEGORIES.values())
-    kinds = "".join(
-        f'<li><img class="ocop-swatch" alt="" src="{escape(static_base)}icons/{k.icon}.svg">'
-        f"{escape(ctx.pick(k.vi, k.en)[0])}</li>" for k in KINDS.values())
-    return (f"<summary>{escape(L['legend'])}</summary>"
-            f"<h3>{escape(L['legend_districts'])}</h3>"
-            '<p class="ocop-shown"></p><ul class="ocop-classes"></ul>'
-            f"<h3>{escape(L['legend_categories'])}</h3><ul>{cats}</ul>"
-            f"<p>{escape(L['legend_stars'])}</p>"
-            f"<h3>{escape(L['legend_destinations'])}</h3><ul>{kinds}</ul>"
-            f"<h3>{escape(L['layer_communes'])}</h3>"
-            f'<p><span class="ocop-swatch ocop-commune-swatch"></span>'
-            f"{escape(L['legend_communes'])}</p>")
+    """The legend: every symbol the map draws, drawn with the markers' own classes.  The
+    district classes follow the filter, so static/ocop-map.js fills them in."""
+    L, base = ctx.labels, escape(static_base)
+
+    def item(symbol: str, text: str) -> str:
+        return f'<li><span class="ocop-key" aria-hidden="true">{symbol}</span>{escape(text)}</li>'
+
+    def icon(name: str) -> str:
+        return f'<img alt="" src="{base}icons/{name}.svg">'
+
+    cats = "".join(item(f'<span class="ocop-pin cat-{c.code}">{icon(c.icon)}</span>',
+                        ctx.pick(c.vi, c.en)[0]) for c in CATEGORIES.values())
+    kinds = "".join(item(f'<span class="ocop-dest">{icon(k.icon)}</span>',
+                         ctx.pick(k.vi, k.en)[0]) for k in KINDS.values())
+    first = next(iter(CATEGORIES.values()))
+    markers = "".join((
+        item(f'<span class="ocop-pin cat-{first.code}">{icon(first.icon)}'
+             '<span class="ocop-badge">4★</span></span>', L["legend_stars"]),
+        item(f'<span class="ocop-pin approx cat-{first.code}">{icon(first.icon)}</span>',
+             L["legend_approx"]),
+        item('<span class="ocop-cluster">12</span>', L["legend_product_cluster"]),
+        item('<span class="ocop-dest ocop-dest-cluster">3</span>',
+             L["legend_destination_cluster"]),
+        item('<span class="ocop-commune-key"></span>', L["legend_communes"]),
+        item('<span class="ocop-you-key"></span>', L["legend_you"])))
+    return (f"<h2>{escape(L['legend_districts'])}</h2>"
+            '<ul class="ocop-classes"></ul>'
+            f"<h2>{escape(L['legend_categories'])}</h2><ul>{cats}</ul>"
+            f"<h2>{escape(L['legend_markers'])}</h2><ul>{markers}</ul>"
+            f"<h2>{escape(L['legend_destinations'])}</h2><ul>{kinds}</ul>")
 
 
 def district_collection(dataset, counts) -> dict:
@@ -251,6 +320,13 @@ def client_options(dataset, ctx: PopupContext, cfg: MapConfig) -> dict:
         "layers": list(LAYERS), "defaultLayers": list(DEFAULT_LAYERS),
         "controls": list(CONTROLS), "embedControls": list(EMBED_CONTROLS),
         "productsCountHtml": escape(L["products_count"]),
+        "pageTitle": L["title"],
+        "langLink": {"lang": "vi" if ctx.lang == "en" else "en", "href": cfg.other_lang_url,
+                     "text": cfg.other_lang_name},
+        "zoomCaps": list(ZOOM_CAPS),
+        "radii": {"choices": list(RADII_KM), "default": DEFAULT_RADIUS_KM},
+        # The region's first view (data/region.json), fitted to the screen by the script.
+        "firstView": list(dataset.region.view),
         "urls": cfg.urls or {},
         "mode": cfg.mode,
         "static": cfg.static,
@@ -289,19 +365,27 @@ def _build_map(dataset, products, destinations, counts, cfg: MapConfig) -> foliu
     L, lang = cfg.labels, cfg.lang
     districts = dict(zip(dataset.districts["code"], dataset.districts["full_name"]))
     ctx = PopupContext(labels=L, lang=lang, districts=districts)
-    # The region's first view (data/region.json): Bạch Long Vĩ, far offshore, would shrink it.
-    mainland = dataset.region.view
-    # No initial centre: fit_bounds sets the one view, so tiles are fetched once, not twice.
-    m = OcopMap(cfg.vendor_base, location=None, tiles=None,
-                control_scale=True, prefer_canvas=False)
-    m.fit_bounds([[mainland[1], mainland[0]], [mainland[3], mainland[2]]])
+    # No view here: the script fits the region's first view (data/region.json) to the part of
+    # the screen its panels leave free, so tiles are fetched once, for that view.
+    # The scale bar is placed by the script, clear of the attribution on every screen size.
+    # Quarter zoom steps let the first view fill a phone's width as well as a desktop's.
+    view = dataset.region.view
+    m = OcopMap(cfg.vendor_base, location=[(view[1] + view[3]) / 2, (view[0] + view[2]) / 2],
+                zoom_start=9, tiles=None, control_scale=False, prefer_canvas=False,
+                zoom_snap=0.25)
     m.get_root().header.add_child(Element(category_style()), name="ocop_category_style")
     # Every page has a title (folium writes none): the tab, bookmarks, screen readers.
     m.get_root().header.add_child(Element(f"<title>{escape(L['title'])}</title>"),
                                   name="ocop_title")
     m.add_child(_Assets(
         js=[("markercluster", f"{cfg.vendor_base}leaflet-markercluster/leaflet.markercluster.js"),
-            ("ocop_map", f"{cfg.static_base}ocop-map.js")],
+            ("ocop_map", f"{cfg.static_base}ocop-map.js"),
+            ("ocop_panel", f"{cfg.static_base}ocop-panel.js"),
+            ("ocop_near", f"{cfg.static_base}ocop-near.js"),
+            # The offline copy (web/offline.py): the full map served by the app only; a
+            # static build has no worker, an embed is a guest on another site.
+            *([("ocop_pwa", f"{cfg.static_base}pwa.js")]
+              if cfg.mode == "full" and not cfg.static else [])],
         css=[("markercluster_css", f"{cfg.vendor_base}leaflet-markercluster/MarkerCluster.css"),
              ("markercluster_default_css",
               f"{cfg.vendor_base}leaflet-markercluster/MarkerCluster.Default.css"),
@@ -309,6 +393,10 @@ def _build_map(dataset, products, destinations, counts, cfg: MapConfig) -> foliu
     folium.TileLayer(tiles=cfg.tile_url, attr=cfg.tile_attribution, name="OpenStreetMap",
                      control=False, max_zoom=19).add_to(m)
 
+    title = f"<h1>{escape(L['title'])}</h1><p>{escape(L['subtitle'])}</p>"
+    m.add_child(Options({"legend": _legend(ctx, cfg.static_base), "title": title,
+                         "attributions": [L["attribution_boundaries"]],
+                         **client_options(dataset, ctx, cfg)}))
     dist = folium.GeoJson(
         district_collection(dataset, counts), name=L["layer_districts"],
         style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#555",
@@ -318,11 +406,13 @@ def _build_map(dataset, products, destinations, counts, cfg: MapConfig) -> foliu
         zoom_on_click=False)
     dist.add_to(m)
 
-    rows = {"products": product_rows(products, ctx, districts),
-            "destinations": destination_rows(destinations, ctx, districts),
+    radii = approx_radii(dataset)
+    rows = {"products": product_rows(products, ctx, districts, radii),
+            "destinations": destination_rows(destinations, ctx, districts, radii),
             "communes": commune_rows(dataset.communes, ctx, products)}
     PointLayer("productLayer", "products",
-               {"categories": list(CATEGORIES), "rows": rows["products"]},
+               {"categories": list(CATEGORIES), "icons": [c.icon for c in CATEGORIES.values()],
+                "iconBase": f"{cfg.static_base}icons/", "rows": rows["products"]},
                L["layer_products"]).add_to(m)
     PointLayer("destinationLayer", "destinations", {
         "kinds": [k.icon for k in KINDS.values()],
@@ -333,18 +423,16 @@ def _build_map(dataset, products, destinations, counts, cfg: MapConfig) -> foliu
                L["layer_communes"], show=False).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
 
-    title = (f"<h1>{escape(L['title'])}</h1><p>{escape(L['subtitle'])}"
-             f'<a class="ocop-lang" href="{escape(cfg.other_lang_url)}" '
-             f'hreflang="{"vi" if lang == "en" else "en"}">{escape(cfg.other_lang_name)}</a></p>')
-    m.add_child(Decorations({"legend": _legend(ctx, cfg.static_base), "title": title,
-                             "attributions": [L["attribution_boundaries"]],
-                             **client_options(dataset, ctx, cfg)}, dist.get_name()))
+    m.add_child(Decorations(dist.get_name()))
     return m
 
 
 # Inline <script> elements of folium's page (ours have no attributes; links do).
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 NONCE = "__OCOP_CSP_NONCE__"
+_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>', re.S)
+VIEWPORT = ('<meta name="viewport" content="width=device-width, initial-scale=1, '
+            'interactive-widget=resizes-content">')
 HEAD_SLOT = "<!--ocop-head-->"
 
 
@@ -361,6 +449,8 @@ def page_parts(m: folium.Map, lang: str, script_url: str) -> tuple[str, str]:
     script = ";\n".join(s.strip() for s in _INLINE_SCRIPT.findall(html))
     shell = _INLINE_SCRIPT.sub("", html)
     shell = shell.replace("<html>", f'<html lang="{lang}">', 1)
+    # folium forbids pinch-zoom (user-scalable=no); people who need larger text need it.
+    shell = _VIEWPORT.sub(VIEWPORT, shell, 1)
     shell = shell.replace("<script src=", f'<script nonce="{NONCE}" src=')
     shell = shell.replace("</head>", f"{HEAD_SLOT}\n</head>", 1)
     tag = f'<script nonce="{NONCE}" src="{escape(script_url)}"></script>'

@@ -1,5 +1,7 @@
-/* Client side of the OCOP map: draws the layers from compact rows the server prepared, and
- * adds search, filters, URL state and "near me".
+/* Client side of the OCOP map, core: draws the layers from compact rows the server prepared,
+ * filters them, shows a chosen feature at the zoom its position deserves, and keeps the whole
+ * state in the URL.  The page's chrome (header, search, the panel) is static/ocop-panel.js;
+ * "near me" and sharing are static/ocop-near.js.
  *
  * Safety: popups and tooltips arrive as HTML already escaped by the server (geo/text.py).
  * Everything this script writes itself goes through textContent or DOM properties; it never
@@ -22,24 +24,37 @@
     if (text !== undefined) { node.textContent = text; }
     return node;
   }
+  OcopMap.el = el;
 
-  function pin(cls, inner) {
-    return L.divIcon({className: "ocop-icon", html: '<span class="' + cls + '">' + inner + "</span>",
-                      iconSize: [26, 26], iconAnchor: [13, 13], popupAnchor: [0, -12]});
+  function msg(key, values) {
+    var text = OcopMap.opts.messages[key] || key;
+    Object.keys(values || {}).forEach(function (k) { text = text.replace("{" + k + "}", values[k]); });
+    return text;
+  }
+  OcopMap.msg = msg;
+
+  /* Markers are 44 px targets (a finger) around a smaller drawn symbol.  The HTML holds only
+   * server-given icon URLs and numbers; names go in through setAttribute (see named()). */
+  function icon(inner) {
+    return L.divIcon({className: "ocop-icon", html: inner, iconSize: [44, 44],
+                      iconAnchor: [22, 22], popupAnchor: [0, -14], tooltipAnchor: [0, -14]});
   }
 
-  /* Popups pan clear of the panel in the top-left corner and never grow taller than the
-   * space under it: one padding array, shared by every popup and updated in place. */
-  var padTopLeft = [20, 130];
+  /* A marker's accessible name, set when it is drawn (clusters draw markers lazily). */
+  function named(marker, label) {
+    marker.on("add", function () {
+      var node = marker.getElement();
+      if (node) { node.setAttribute("aria-label", label); }
+    });
+    return marker;
+  }
 
-  function fitPopup(marker) {
-    var map = OcopMap.map, panel = OcopMap.panel, popup = marker.getPopup();
-    if (!map || !panel || !popup) { return; }
-    var top = panel.getBoundingClientRect().bottom - map.getContainer().getBoundingClientRect().top;
-    var small = map.getSize().x < 600;
-    padTopLeft[0] = small ? 10 : panel.getBoundingClientRect().right + 10;
-    padTopLeft[1] = small ? Math.round(top) + 10 : 20;
-    popup.options.maxHeight = Math.max(160, map.getSize().y - (small ? top : 0) - 90);
+  function clusterIcon(cls, count, labelKey) {
+    // The number is drawn for the eye; the name says what it counts.
+    var n = String(count);
+    return L.divIcon({className: "ocop-icon", iconSize: [44, 44], iconAnchor: [22, 22],
+      html: '<span class="' + cls + '" aria-hidden="true">' + n + "</span>" +
+            '<span class="ocop-sr">' + msg(labelKey, {n: n}).replace(/[<>&"]/g, "") + "</span>"});
   }
 
   /* Popup HTML comes in one file per layer, fetched when the first popup of it opens. */
@@ -59,40 +74,76 @@
     }
     return popupFiles[layerKey];
   }
+  OcopMap.popupsOf = popupsOf;
 
-  function fillPopup(popup, layerKey, id) {
-    popupsOf(layerKey).then(function (all) {
-      popup.setContent(all[id] || "");  // server-built, escaped
-      wireLinks(popup);
-    }, function () {
-      popup.setContent(el("p", {}, OcopMap.opts.messages.popup_unavailable));
+  function activate(marker, layerKey, row) {
+    marker.on("click", function () { OcopMap.select(layerKey, row.id, {move: false}); });
+    // Leaflet turns Enter on a marker into "keypress" only for bound popups: do it here,
+    // and for Space too, as the marker is a button.
+    marker.on("keypress", function (e) {
+      var k = e.originalEvent && e.originalEvent.key;
+      if (k === "Enter" || k === " ") {
+        e.originalEvent.preventDefault();
+        OcopMap.select(layerKey, row.id, {move: false, focus: true});
+      }
+    });
+    marker.bindTooltip(el("b", {}, row.title), {direction: "top"});
+    marker.options.ocopId = row.id;
+    return marker;
+  }
+
+  /* Clusters open with Enter or Space like a click, and keyboard focus follows into what
+   * they reveal instead of falling back to the map. */
+  function keyboardClusters(group) {
+    group.on("clusterkeypress", function (e) {
+      var k = e.originalEvent && e.originalEvent.key;
+      if (k !== "Enter" && k !== " ") { return; }
+      e.originalEvent.preventDefault();
+      var cluster = e.layer, map = OcopMap.map;
+      var children = cluster.getAllChildMarkers();
+      if (map.getZoom() >= map.getMaxZoom() || cluster.getBounds().getNorthEast()
+          .equals(cluster.getBounds().getSouthWest())) {
+        cluster.spiderfy();
+        setTimeout(function () { focusMarker(children[0]); }, 300);
+        return;
+      }
+      map.once("moveend", function () {
+        setTimeout(function () {
+          var first = group.getVisibleParent(children[0]) || children[0];
+          focusMarker(first);
+        }, 350);
+      });
+      cluster.zoomToBounds({padding: [40, 40]});
     });
   }
 
-  function bind(marker, row, layerKey) {
-    marker.on("click", function () { fitPopup(marker); });  // runs before the popup opens
-    var loading = el("p", {"class": "ocop-loading"}, "…");
-    marker.bindPopup(loading, {maxWidth: 300, autoPanPadding: [20, 20],
-                               autoPanPaddingTopLeft: padTopLeft});
-    marker.on("popupopen", function (e) { fillPopup(e.popup, layerKey, row.id); });
-    marker.bindTooltip(el("b", {}, row.title), {direction: "top", offset: [0, -10]});
-    marker.options.ocopId = row.id;
-    return marker;
+  function focusMarker(m) {
+    var node = m && m.getElement && m.getElement();
+    if (node) { node.focus(); }
   }
 
   /* ---- layers ------------------------------------------------------------------------ */
 
   OcopMap.productLayer = function (data) {
     var group = L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false,
-                                      maxClusterRadius: 45, spiderfyOnMaxZoom: true});
+      maxClusterRadius: 45, spiderfyOnMaxZoom: true,
+      iconCreateFunction: function (c) {
+        return clusterIcon("ocop-cluster", c.getChildCount(), "cluster_products");
+      }});
     OcopMap.categories = data.categories;
     OcopMap.rows.products = data.rows;
     OcopMap.markers.products = data.rows.map(function (r) {
-      var cls = "ocop-pin cat-" + data.categories[r.c] + " stars-" + r.s;
-      return bind(L.marker([r.y, r.x], {icon: pin(cls, String(r.s)), title: r.title,
-                                        keyboard: true}), r, "products");
+      var cls = "ocop-pin cat-" + data.categories[r.c] + (r.p ? " approx" : "");
+      var html = '<span class="' + cls + '" aria-hidden="true"><img alt="" src="' +
+        data.iconBase + data.icons[r.c] + '.svg"><span class="ocop-badge">' + r.s +
+        "★</span></span>";
+      var label = r.title + ", " + msg("stars_n", {n: r.s}) +
+        (r.p ? ", " + msg("approx_marker") : "");
+      return named(activate(L.marker([r.y, r.x], {icon: icon(html), keyboard: true}), "products",
+                            r), label);
     });
     group.addLayers(OcopMap.markers.products);
+    keyboardClusters(group);
     return group;
   };
 
@@ -101,15 +152,19 @@
   OcopMap.destinationLayer = function (data) {
     var group = L.markerClusterGroup({maxClusterRadius: 12, showCoverageOnHover: false,
       iconCreateFunction: function (c) {
-        return pin("ocop-dest ocop-dest-cluster", String(c.getChildCount()));
+        return clusterIcon("ocop-dest ocop-dest-cluster", c.getChildCount(),
+                           "cluster_destinations");
       }});
     OcopMap.rows.destinations = data.rows;
     OcopMap.markers.destinations = data.rows.map(function (r) {
-      var img = '<img alt="" src="' + data.iconBase + data.kinds[r.k] + '.svg">';
-      return bind(L.marker([r.y, r.x], {icon: pin("ocop-dest", img), title: r.title,
-                                        zIndexOffset: 500}), r, "destinations");
+      var html = '<span class="ocop-dest' + (r.p ? " approx" : "") + '" aria-hidden="true">' +
+        '<img alt="" src="' + data.iconBase + data.kinds[r.k] + '.svg"></span>';
+      var label = r.title + (r.p ? ", " + msg("approx_marker") : "");
+      return named(activate(L.marker([r.y, r.x], {icon: icon(html), zIndexOffset: 500}),
+                            "destinations", r), label);
     });
     group.addLayers(OcopMap.markers.destinations);
+    keyboardClusters(group);
     return group;
   };
 
@@ -120,41 +175,129 @@
       // Graduated: the area grows with the unit's number of products (r.n); a unit with
       // none is a small hollow ring.
       var radius = r.n ? 4 + 3 * Math.sqrt(r.n) : 4;
-      return bind(L.circleMarker([r.y, r.x], {radius: radius, color: "#364fc7", weight: 1,
-                                              fillColor: "#748ffc",
-                                              fillOpacity: r.n ? 0.55 : 0}), r,
-                  "communes").addTo(group);
+      return activate(L.circleMarker([r.y, r.x], {radius: radius, color: "#364fc7", weight: 1,
+                                                  fillColor: "#748ffc",
+                                                  fillOpacity: r.n ? 0.55 : 0}), "communes", r)
+        .addTo(group);
     });
     return group;
   };
 
-  /* Show a feature by id: switch its layer on, zoom into its cluster, open its popup.
-   * markercluster's zoomToShowLayer never calls back if a zoom is already animating, so
-   * wait for that zoom to end first. */
-  OcopMap.open = function (layerKey, id) {
-    var group = OcopMap.layers[layerKey], map = OcopMap.map, found = null;
-    if (!group || !map) { return false; }
-    (OcopMap.markers[layerKey] || []).forEach(function (m) {
-      if (m.options.ocopId === id) { found = m; }
-    });
-    if (!found) { return false; }
-    if (!map.hasLayer(group)) { map.addLayer(group); }
-    if (group.getVisibleParent && !group.hasLayer(found)) {
-      OcopMap.setFilter({categories: [], stars: [], districts: []});
+  function find(layerKey, id) {
+    var markers = OcopMap.markers[layerKey] || [], rows = OcopMap.rows[layerKey] || [];
+    for (var i = 0; i < markers.length; i++) {
+      if (markers[i].options.ocopId === id) { return {marker: markers[i], row: rows[i]}; }
     }
+    return null;
+  }
+
+  /* ---- showing one feature -------------------------------------------------------------- */
+
+  /* How far in a feature may be shown: an exact point a street's view, a point placed at its
+   * commune's or district's centre no closer than that unit (opts.zoomCaps, by precision). */
+  function zoomFor(layerKey, row) {
+    if (layerKey === "communes") { return OcopMap.opts.zoomCaps[1] - 1; }
+    return OcopMap.opts.zoomCaps[row.p || 0];
+  }
+
+  /* Bring the marker into view at an honest zoom; if it is still inside a cluster there,
+   * fan the cluster out (spiderfy) instead of zooming further in. */
+  function reveal(layerKey, hit, move, done) {
+    var map = OcopMap.map, group = OcopMap.layers[layerKey], marker = hit.marker;
+    var zoom = Math.max(map.getZoom(), zoomFor(layerKey, hit.row));
+    // Clusters are rebuilt in chunks after a filter or zoom, so a cluster found now may be
+    // gone a moment later: look again until the marker stands on its own (a few tries).
+    function spread(tries) {
+      tries = tries || 0;
+      var parent = group.getVisibleParent ? group.getVisibleParent(marker) : marker;
+      if (!parent || parent === marker || !parent.spiderfy || tries >= 8) { done(); return; }
+      parent.spiderfy();
+      setTimeout(function () { spread(tries + 1); }, 250);
+    }
+    var inView = OcopMap.viewBounds().contains(marker.getLatLng());
+    if (!move || (inView && map.getZoom() >= zoom)) { spread(0); return; }
+    map.once("moveend", function () { setTimeout(spread, 350); });
+    map.setView(freeCenter(marker.getLatLng(), zoom), zoom, {animate: !OcopMap.state.restoring});
+  }
+
+  var approxCircle = null, selectedMarker = null;
+  function mark(hit, on) {
+    if (approxCircle) { approxCircle.remove(); approxCircle = null; }
+    if (selectedMarker && selectedMarker.getElement && selectedMarker.getElement()) {
+      selectedMarker.getElement().classList.remove("ocop-selected");
+    }
+    selectedMarker = null;
+    if (!on || !hit) { return; }
+    selectedMarker = hit.marker;
+    if (hit.marker.getElement && hit.marker.getElement()) {
+      hit.marker.getElement().classList.add("ocop-selected");
+    }
+    // An approximate point: show the area it lies in, not just a pin that looks exact.
+    if (hit.row.r) {
+      approxCircle = L.circle(hit.marker.getLatLng(), {radius: hit.row.r, weight: 2,
+        dashArray: "6 6", color: "#333", fillOpacity: 0.06, interactive: false})
+        .addTo(OcopMap.map);
+    }
+  }
+
+  /* Choose a feature: show it honestly, then its details (a popup on large screens, the
+   * panel on phones).  opts.move: false when the user clicked it where it is. */
+  OcopMap.select = function (layerKey, id, options) {
+    var o = options || {}, map = OcopMap.map, group = OcopMap.layers[layerKey];
+    var hit = find(layerKey, id);
+    if (!hit || !map || !group) { return false; }
+    OcopMap.returnFocus = o.returnTo || document.activeElement;
+    if (!map.hasLayer(group)) { map.addLayer(group); }
+    if (group.getVisibleParent && !group.hasLayer(hit.marker)) {
+      OcopMap.setFilter({categories: [], stars: [], districts: [], communes: []});
+    }
+    OcopMap.state.sel = layerKey + ":" + id;
+    writeUrl();
     function show() {
-      fitPopup(found);
-      if (!group.getVisibleParent) {
-        map.setView(found.getLatLng(), Math.max(map.getZoom(), 13));
-        found.openPopup();
-      } else if (group.getVisibleParent(found) === found) {
-        found.openPopup();
-      } else {
-        group.zoomToShowLayer(found, function () { found.openPopup(); });
-      }
+      reveal(layerKey, hit, o.move !== false, function () {
+        if (OcopMap.state.sel !== layerKey + ":" + id) { return; }  // chosen something else
+        mark(hit, true);
+        OcopMap.panel.showFeature(layerKey, hit, o.focus !== false);
+      });
     }
     if (map._animatingZoom) { map.once("zoomend", show); } else { show(); }
     return true;
+  };
+  OcopMap.open = function (layerKey, id) { return OcopMap.select(layerKey, id, {}); };
+
+  /* Close the open feature and give focus back to whatever opened it. */
+  OcopMap.deselect = function (restoreFocus) {
+    if (!OcopMap.state.sel) { return; }
+    OcopMap.state.sel = null;
+    mark(null, false);
+    OcopMap.panel.hideFeature();
+    writeUrl();
+    var back = OcopMap.returnFocus;
+    OcopMap.returnFocus = null;
+    if (restoreFocus && back && document.contains(back)) { back.focus(); }
+  };
+
+  /* The map centre that puts `latlng` in the middle of the part the panels leave free. */
+  function freeCenter(latlng, zoom) {
+    var pad = OcopMap.panel.padding(), map = OcopMap.map;
+    var shift = L.point((pad.right - pad.left) / 2, (pad.bottom - pad.top) / 2);
+    return map.unproject(map.project(latlng, zoom).add(shift), zoom);
+  }
+
+  /* Pan a point out from under the header or panel (e.g. once the sheet has grown). */
+  OcopMap.ensureVisible = function (latlng) {
+    if (!OcopMap.viewBounds().contains(latlng)) {
+      OcopMap.map.panTo(freeCenter(latlng, OcopMap.map.getZoom()));
+    }
+  };
+
+  /* The part of the map not under the header or the panel. */
+  OcopMap.viewBounds = function () {
+    var map = OcopMap.map, pad = OcopMap.panel.padding();
+    var size = map.getSize();
+    var nw = map.containerPointToLatLng([pad.left, pad.top]);
+    var se = map.containerPointToLatLng([size.x - pad.right, size.y - pad.bottom]);
+    return L.latLngBounds(nw, se);
   };
 
   /* ---- filters ----------------------------------------------------------------------- */
@@ -176,11 +319,18 @@
     return found;
   }
 
+  OcopMap.activeFilters = function () {
+    var st = OcopMap.state;
+    return st.categories.length + st.stars.length + st.districts.length + st.communes.length +
+      (st.valid ? 1 : 0);
+  };
+
   /* Apply the filter to markers, district colours and counts, the legend and the links. */
   OcopMap.setFilter = function (filter) {
     var st = OcopMap.state, opts = OcopMap.opts;
-    st.categories = filter.categories; st.stars = filter.stars; st.districts = filter.districts;
-    st.communes = filter.communes || []; st.valid = !!filter.valid;
+    st.categories = filter.categories || []; st.stars = filter.stars || [];
+    st.districts = filter.districts || []; st.communes = filter.communes || [];
+    st.valid = !!filter.valid;
     var counts = {}, shown = 0;
     ["products", "destinations"].forEach(function (key) {
       var group = OcopMap.layers[key], keep = [];
@@ -212,23 +362,12 @@
         layer.bindTooltip(tip, {sticky: true});
       }
     });
-    var list = OcopMap.legendClasses;
-    list.textContent = "";
-    opts.classes.forEach(function (cls) {
-      if (!used[cls.min] && cls.min !== 0) { return; }
-      var li = el("li"), sw = el("span", {"class": "ocop-swatch box"});
-      sw.style.background = cls.color;
-      li.appendChild(sw);
-      li.appendChild(document.createTextNode(cls.label));
-      list.appendChild(li);
-    });
-    OcopMap.legendShown.textContent = opts.messages.shown
-      .replace("{n}", String(shown)).replace("{total}", String(OcopMap.rows.products.length));
-    syncControls();
+    st.shown = shown;
+    OcopMap.panel.filtered(used);
     writeUrl();
   };
 
-  /* ---- URL state: view, filters, search, selection and language are all in the URL ---- */
+  /* ---- URL state: view, filters, search, selection, layers, radius are all in the URL ---- */
 
   function filterParams(includeView) {
     var st = OcopMap.state, p = new URLSearchParams();
@@ -244,28 +383,34 @@
     }
     return p;
   }
+  OcopMap.filterParams = filterParams;
+
+  /* The URL of the current state; `only` overrides (e.g. {sel: ...} for one place). */
+  OcopMap.stateUrl = function (only) {
+    var st = OcopMap.state, map = OcopMap.map, o = only || {};
+    var p = filterParams(false), c = o.center || map.getCenter();
+    if (st.q) { p.set("q", st.q); }
+    var sel = "sel" in o ? o.sel : st.sel;
+    if (sel) { p.set("sel", sel); }
+    p.set("view", [o.zoom || map.getZoom(), c.lat.toFixed(5), c.lng.toFixed(5)].join("/"));
+    if (st.layersParam !== null) { p.set("layers", st.layersParam); }
+    if (st.controlsParam !== null) { p.set("controls", st.controlsParam); }
+    if (st.radius !== OcopMap.opts.radii.default) { p.set("radius", String(st.radius)); }
+    if (st.near && !st.nearIsDevice) {
+      p.set("near", st.near.lng.toFixed(5) + "," + st.near.lat.toFixed(5));
+    }
+    p.set("lang", OcopMap.opts.lang);
+    return p;
+  };
 
   function writeUrl() {
     var st = OcopMap.state, map = OcopMap.map;
-    if (!map || !st.ready) { return; }
-    var p = filterParams(false), c = map.getCenter();
-    if (st.q) { p.set("q", st.q); }
-    if (st.sel) { p.set("sel", st.sel); }
-    p.set("view", [map.getZoom(), c.lat.toFixed(5), c.lng.toFixed(5)].join("/"));
-    p.set("lang", OcopMap.opts.lang);
-    if (OcopMap.largerLink) { OcopMap.largerLink.href = OcopMap.opts.urls.full + "?" + p.toString(); }
-    if (st.layersParam !== null) { p.set("layers", st.layersParam); }
-    if (st.controlsParam !== null) { p.set("controls", st.controlsParam); }
+    if (!map || !st || !st.ready) { return; }
+    var p = OcopMap.stateUrl();
     history.replaceState(null, "", location.pathname + "?" + p.toString());
-    // The language switch keeps the whole state.
-    var langLink = OcopMap.panel && OcopMap.panel.querySelector("a.ocop-lang");
-    if (langLink) {
-      p.set("lang", langLink.getAttribute("hreflang"));
-      var target = OcopMap.opts.static ? OcopMap.opts.urls.otherLang : location.pathname;
-      langLink.href = target + "?" + p.toString();
-    }
-    updateLinks();
+    OcopMap.panel.stateChanged(p);
   }
+  OcopMap.writeUrl = writeUrl;
 
   function readUrl() {
     var p = new URLSearchParams(location.search), opts = OcopMap.opts, ignored = [];
@@ -285,7 +430,10 @@
               districts: pick("district", codes),
               communes: pick("commune", opts.communes.map(function (c) { return c.code; })),
               valid: pick("certificate", ["valid"]).length > 0,
-              q: (p.get("q") || "").slice(0, opts.maxQuery), sel: null, view: null};
+              q: (p.get("q") || "").slice(0, opts.maxQuery), sel: null, view: null,
+              radius: opts.radii.default, near: null};
+    var radius = pick("radius", opts.radii.choices, Number);
+    if (radius.length) { st.radius = radius[0]; }
     var sel = p.get("sel");
     if (sel) {
       var parts = sel.split(":");
@@ -315,33 +463,54 @@
         st.view = v;
       } else { ignored.push("view=" + view); }
     }
+    var near = p.get("near");
+    if (near) {
+      var n = near.split(",").map(Number);
+      if (n.length === 2 && n.every(isFinite) && Math.abs(n[0]) <= 180 && Math.abs(n[1]) <= 90) {
+        st.near = L.latLng(n[1], n[0]);
+      } else { ignored.push("near=" + near); }
+    }
     return {state: st, ignored: ignored};
   }
 
-
-  function notice(text) {
-    var box = OcopMap.noticeBox;
-    box.textContent = text;
-    box.hidden = !text;
+  /* Which layers show: `layers` in the URL; the layer switch writes it back. */
+  function applyLayers(map, st) {
+    OcopMap.opts.layers.forEach(function (key) {
+      var layer = OcopMap.layers[key];
+      if (!layer) { return; }
+      if (st.layers.indexOf(key) >= 0) { map.addLayer(layer); } else { map.removeLayer(layer); }
+    });
   }
 
-  /* ---- the panel: search, filters, links ----------------------------------------------- */
+  function layersChanged() {
+    var st = OcopMap.state, opts = OcopMap.opts, map = OcopMap.map;
+    st.layers = opts.layers.filter(function (k) {
+      return OcopMap.layers[k] && map.hasLayer(OcopMap.layers[k]);
+    });
+    var value = st.layers.join(",");
+    // The default needs no parameter, unless the link already named its layers (an embed).
+    st.layersParam = value === opts.defaultLayers.join(",") && st.layersParam === null ?
+      null : value;
+    writeUrl();
+  }
 
-  function searchEntries() {
-    var m = OcopMap.opts.messages, out = [];
-    [["products", m.kind_product], ["destinations", m.kind_destination],
-     ["communes", m.kind_commune]].forEach(function (pair, order) {
+  /* ---- search ranking ------------------------------------------------------------------- */
+
+  OcopMap.searchEntries = function () {
+    var out = [];
+    [["products", msg("kind_product")], ["destinations", msg("kind_destination")],
+     ["communes", msg("kind_commune")]].forEach(function (pair, order) {
       (OcopMap.rows[pair[0]] || []).forEach(function (r) {
         out.push({label: r.title, sub: r.sub, kind: pair[1], f: r.f, g: r.g, order: order,
                   layer: pair[0], id: r.id});
       });
     });
     OcopMap.opts.districts.forEach(function (d) {
-      out.push({label: d.name, sub: "", kind: m.kind_district, f: fold(d.name), g: "",
+      out.push({label: d.name, sub: "", kind: msg("kind_district"), f: fold(d.name), g: "",
                 order: 2, district: d});
     });
     return out;
-  }
+  };
 
   /* Ranked, accent-insensitive, prefix-tolerant: the name starting with the query beats a
    * word of the name starting with it, which beats the address or district, and so on. */
@@ -362,237 +531,22 @@
   }
   OcopMap.rank = rank;
 
-  function choose(entry) {
-    var st = OcopMap.state;
+  OcopMap.choose = function (entry) {
     if (entry.district) {
       var b = entry.district.bounds;
-      OcopMap.map.fitBounds([[b[1], b[0]], [b[3], b[2]]]);
-      st.sel = null;
+      OcopMap.deselect(false);
+      OcopMap.fit([[b[1], b[0]], [b[3], b[2]]]);
     } else {
-      st.sel = entry.layer + ":" + entry.id;
-      OcopMap.open(entry.layer, entry.id);
+      OcopMap.select(entry.layer, entry.id, {});
     }
-    writeUrl();
-  }
+  };
 
-  function buildSearch(panel) {
-    var m = OcopMap.opts.messages, entries = searchEntries(), active = -1, results = [];
-    var label = el("label", {"for": "ocop-q", "class": "ocop-sr"}, m.search);
-    var input = el("input", {id: "ocop-q", type: "search", role: "combobox",
-                             "aria-autocomplete": "list", "aria-expanded": "false",
-                             "aria-controls": "ocop-results", autocomplete: "off",
-                             placeholder: m.search_placeholder});
-    var list = el("ul", {id: "ocop-results", role: "listbox", "class": "ocop-results"});
-    list.hidden = true;
-    function render() {
-      list.textContent = "";
-      results.forEach(function (e, i) {
-        var li = el("li", {id: "ocop-opt-" + i, role: "option",
-                           "aria-selected": i === active ? "true" : "false"});
-        li.appendChild(el("b", {}, e.label));
-        li.appendChild(el("span", {"class": "kind"}, e.kind + (e.sub ? " · " + e.sub : "")));
-        li.addEventListener("mousedown", function (ev) { ev.preventDefault(); pickAt(i); });
-        list.appendChild(li);
-      });
-      if (!results.length && input.value.trim()) {
-        list.appendChild(el("li", {"class": "none"}, m.no_results));
-      }
-      list.hidden = !input.value.trim();
-      input.setAttribute("aria-expanded", list.hidden ? "false" : "true");
-      if (active >= 0) { input.setAttribute("aria-activedescendant", "ocop-opt-" + active); }
-      else { input.removeAttribute("aria-activedescendant"); }
-    }
-    function pickAt(i) {
-      var e = results[i];
-      if (!e) { return; }
-      list.hidden = true;
-      input.setAttribute("aria-expanded", "false");
-      choose(e);
-    }
-    input.addEventListener("input", function () {
-      OcopMap.state.q = input.value;
-      results = rank(entries, input.value);
-      active = results.length ? 0 : -1;
-      render();
-      clearTimeout(OcopMap._urlTimer);
-      OcopMap._urlTimer = setTimeout(writeUrl, 300);
-    });
-    input.addEventListener("keydown", function (ev) {
-      if (ev.key === "ArrowDown" && results.length) {
-        active = (active + 1) % results.length; render(); ev.preventDefault();
-      } else if (ev.key === "ArrowUp" && results.length) {
-        active = (active - 1 + results.length) % results.length; render(); ev.preventDefault();
-      } else if (ev.key === "Enter") {
-        pickAt(active < 0 ? 0 : active); ev.preventDefault();
-      } else if (ev.key === "Escape") {
-        list.hidden = true; input.setAttribute("aria-expanded", "false");
-      }
-    });
-    input.addEventListener("blur", function () {
-      setTimeout(function () { list.hidden = true; }, 150);
-    });
-    OcopMap.searchInput = input;
-    OcopMap.searchRun = function () { input.dispatchEvent(new Event("input")); };
-    var box = el("div", {"class": "ocop-search"});
-    box.appendChild(label); box.appendChild(input); box.appendChild(list);
-    panel.appendChild(box);
-  }
-
-  function checkboxes(legend, items, name, onChange) {
-    var fs = el("fieldset"), inputs = [];
-    fs.appendChild(el("legend", {}, legend));
-    items.forEach(function (it) {
-      var lab = el("label"), cb = el("input", {type: "checkbox", name: name, value: it.value});
-      cb.addEventListener("change", onChange);
-      lab.appendChild(cb);
-      lab.appendChild(document.createTextNode(" " + it.text));
-      fs.appendChild(lab);
-      inputs.push(cb);
-    });
-    return {fieldset: fs, inputs: inputs};
-  }
-
-  function currentFromControls() {
-    var c = OcopMap.controls;
-    function checked(list, conv) {
-      return list.filter(function (i) { return i.checked; })
-        .map(function (i) { return conv ? conv(i.value) : i.value; });
-    }
-    return {categories: checked(c.categories), stars: checked(c.stars, Number),
-            districts: c.district.value ? [c.district.value] : [],
-            communes: c.commune.value ? [c.commune.value] : [], valid: c.valid.checked};
-  }
-
-  function syncControls() {
-    var c = OcopMap.controls, st = OcopMap.state;
-    if (!c) { return; }
-    c.categories.forEach(function (i) { i.checked = st.categories.indexOf(i.value) >= 0; });
-    c.stars.forEach(function (i) { i.checked = st.stars.indexOf(Number(i.value)) >= 0; });
-    c.district.value = st.districts.length === 1 ? st.districts[0] : "";
-    c.commune.value = st.communes.length === 1 ? st.communes[0] : "";
-    c.valid.checked = !!st.valid;
-  }
-
-  function buildFilters(panel) {
-    var opts = OcopMap.opts, m = opts.messages;
-    var box = el("details", {"class": "ocop-filters"});
-    box.appendChild(el("summary", {}, m.filters));
-    function changed() { OcopMap.setFilter(currentFromControls()); }
-    var cats = checkboxes(m.category_filter, opts.categories.map(function (c) {
-      return {value: c.code, text: c.name};
-    }), "category", changed);
-    var stars = checkboxes(m.stars_filter, opts.stars.map(function (s) {
-      return {value: String(s), text: s + "★"};
-    }), "stars", changed);
-    var lab = el("label", {"for": "ocop-district"}, m.district_filter);
-    var sel = el("select", {id: "ocop-district"});
-    sel.appendChild(el("option", {value: ""}, m.all_districts));
-    opts.districts.forEach(function (d) { sel.appendChild(el("option", {value: d.code}, d.name)); });
-    sel.addEventListener("change", changed);
-    var clab = el("label", {"for": "ocop-commune"}, m.commune_filter);
-    var csel = el("select", {id: "ocop-commune"});
-    csel.appendChild(el("option", {value: ""}, m.all_communes));
-    opts.communes.forEach(function (c) { csel.appendChild(el("option", {value: c.code}, c.name)); });
-    csel.addEventListener("change", changed);
-    var vlab = el("label"), valid = el("input", {type: "checkbox", name: "certificate",
-                                                 value: "valid"});
-    valid.addEventListener("change", changed);
-    vlab.appendChild(valid);
-    vlab.appendChild(document.createTextNode(" " + m.valid_only));
-    var clear = el("button", {type: "button"}, m.clear_filters);
-    clear.addEventListener("click", function () {
-      OcopMap.setFilter({categories: [], stars: [], districts: []});
-    });
-    box.appendChild(cats.fieldset); box.appendChild(stars.fieldset); box.appendChild(vlab);
-    box.appendChild(lab); box.appendChild(sel); box.appendChild(clab); box.appendChild(csel);
-    box.appendChild(clear);
-    var links = el("p", {"class": "ocop-links"});
-    links.appendChild(el("span", {}, m.download + ": "));
-    OcopMap.downloadLinks = ["geojson", "csv", "kml", "gpkg"].map(function (fmt) {
-      var a = el("a", {"data-format": fmt, download: ""}, fmt.toUpperCase());
-      links.appendChild(a);
-      links.appendChild(document.createTextNode(" "));
-      return a;
-    });
-    box.appendChild(links);
-    if (!opts.static) {
-      OcopMap.listLink = el("a", {"class": "ocop-list-link"}, m.list_view);
-      box.appendChild(OcopMap.listLink);
-    }
-    panel.appendChild(box);
-    OcopMap.controls = {categories: cats.inputs, stars: stars.inputs, district: sel,
-                        commune: csel, valid: valid};
-  }
-
-  function updateLinks() {
-    var urls = OcopMap.opts.urls, p = filterParams(true);
-    (OcopMap.downloadLinks || []).forEach(function (a) {
-      // A static copy has no server to filter: its downloads are the whole collection.
-      var query = OcopMap.opts.static ? "" : "?" + p.toString();
-      a.href = urls.exports + "products." + a.getAttribute("data-format") + query;
-    });
-    if (OcopMap.listLink && !OcopMap.opts.static) {
-      var lp = filterParams(false);
-      lp.set("lang", OcopMap.opts.lang);
-      OcopMap.listLink.href = urls.list + "?" + lp.toString();
-    }
-  }
-
-  /* ---- near me, and "what is near here?" anywhere on the map -------------------------- */
-
-  function nearHere(latlng) {
-    var m = OcopMap.opts.messages, box = el("div", {"class": "ocop-popup"});
-    var a = el("a", {href: OcopMap.opts.urls.nearby + "?" + new URLSearchParams({
-      near: latlng.lng.toFixed(5) + "," + latlng.lat.toFixed(5), lang: OcopMap.opts.lang
-    }).toString()}, m.near_here);
-    box.appendChild(a);
-    L.popup().setLatLng(latlng).setContent(box).openOn(OcopMap.map);
-  }
-
-  function buildLocate(map) {
-    var m = OcopMap.opts.messages, ctl = L.control({position: "topright"});
-    ctl.onAdd = function () {
-      var b = el("button", {type: "button", "class": "ocop-locate", title: m.near_me}, m.near_me);
-      L.DomEvent.disableClickPropagation(b);
-      b.addEventListener("click", function () {
-        if (!navigator.geolocation) { notice(m.location_unavailable); return; }
-        map.locate({setView: true, maxZoom: 13, timeout: 10000});
-      });
-      return b;
-    };
-    ctl.addTo(map);
-    map.on("locationfound", function (e) { notice(""); nearHere(e.latlng); });
-    map.on("locationerror", function () { notice(m.location_unavailable); });
-    map.on("contextmenu", function (e) { nearHere(e.latlng); });
-  }
-
-  /* Which layers and controls show: the embed parameters `layers` and `controls`. */
-  function applyChrome(map, st) {
-    var c = st.controls;
-    if (c.indexOf("zoom") < 0 && map.zoomControl) { map.zoomControl.remove(); }
-    var layerCtl = map.getContainer().querySelector(".leaflet-control-layers");
-    if (c.indexOf("layers") < 0 && layerCtl) { layerCtl.hidden = true; }
-    OcopMap.opts.layers.forEach(function (key) {
-      var layer = OcopMap.layers[key];
-      if (!layer) { return; }
-      if (st.layers.indexOf(key) >= 0) { map.addLayer(layer); } else { map.removeLayer(layer); }
-    });
-  }
-
-  /* Links inside popups ("near here" lists) open features on this map. */
-  function wireLinks(popup) {
-    var node = popup.getElement();
-    if (!node) { return; }
-    node.querySelectorAll("a[data-ocop-open]").forEach(function (a) {
-      a.addEventListener("click", function (ev) {
-        ev.preventDefault();
-        var parts = a.getAttribute("data-ocop-open").split(":");
-        OcopMap.state.sel = parts[0] + ":" + parts[1];
-        OcopMap.open(parts[0], parts[1]);
-        writeUrl();
-      });
-    });
-  }
+  /* Fit bounds to the part of the map the header and panel leave free. */
+  OcopMap.fit = function (bounds, options) {
+    var pad = OcopMap.panel.padding();
+    OcopMap.map.fitBounds(bounds, L.extend({paddingTopLeft: [pad.left + 8, pad.top + 8],
+      paddingBottomRight: [pad.right + 8, pad.bottom + 8]}, options || {}));
+  };
 
   /* ---- putting it together ------------------------------------------------------------ */
 
@@ -601,80 +555,37 @@
     OcopMap.opts = opts;
     OcopMap.districtInfo = {};
     opts.districts.forEach(function (d) { OcopMap.districtInfo[d.code] = d; });
-    var parsed = readUrl(), chosen = parsed.state.controls;
-
-    // The legend folds away on phones, and whenever a popup opens there.
-    var small = window.matchMedia("(max-width: 600px)");
-    var legend = L.control({position: "bottomright"});
-    legend.onAdd = function () {
-      var box = L.DomUtil.create("details", "ocop-legend");
-      box.innerHTML = opts.legend;  // server-built, escaped
-      box.open = !small.matches;
-      L.DomEvent.disableClickPropagation(box);
-      L.DomEvent.disableScrollPropagation(box);
-      map.on("popupopen", function () { if (small.matches) { box.open = false; } });
-      OcopMap.legendClasses = box.querySelector(".ocop-classes");
-      OcopMap.legendShown = box.querySelector(".ocop-shown");
-      return box;
-    };
-    if (chosen.indexOf("legend") >= 0) { legend.addTo(map); } else {
-      OcopMap.legendClasses = el("ul");
-      OcopMap.legendShown = el("p");
-    }
-
-    var title = L.control({position: "topleft"});
-    title.onAdd = function () {
-      var div = L.DomUtil.create("div", "ocop-title");
-      OcopMap.panel = div;
-      div.innerHTML = opts.title;  // server-built, escaped
-      OcopMap.noticeBox = el("p", {"class": "ocop-notice", role: "status"});
-      OcopMap.noticeBox.hidden = true;
-      if (opts.mode === "embed") {
-        div.classList.add("ocop-embedded");
-        OcopMap.largerLink = el("a", {"class": "ocop-larger", target: "_blank",
-                                      rel: "noopener"}, opts.messages.view_larger);
-        div.appendChild(OcopMap.largerLink);
-      }
-      if (chosen.indexOf("search") >= 0) { buildSearch(div); }
-      if (chosen.indexOf("filters") >= 0) { buildFilters(div); }
-      div.appendChild(OcopMap.noticeBox);
-      L.DomEvent.disableClickPropagation(div);
-      L.DomEvent.disableScrollPropagation(div);
-      return div;
-    };
-    title.addTo(map);
-    // "Near me" lists places with the server's help; a static copy has none.
-    if (chosen.indexOf("locate") >= 0 && !opts.static) { buildLocate(map); }
+    var parsed = readUrl(), st = parsed.state;
+    OcopMap.state = st;
+    OcopMap.panel.build(map, opts, st);
     opts.attributions.forEach(function (a) { map.attributionControl.addAttribution(a); });
 
-    map.on("popupopen", function (e) {
-      var id = e.popup._source && e.popup._source.options.ocopId;
-      Object.keys(OcopMap.markers).forEach(function (key) {
-        if (OcopMap.markers[key].indexOf(e.popup._source) >= 0) {
-          OcopMap.state.sel = key + ":" + id;
-        }
-      });
-      writeUrl();
-    });
-    map.on("popupclose", function () { OcopMap.state.sel = null; writeUrl(); });
     map.on("moveend", writeUrl);
-
-    applyChrome(map, parsed.state);
-    OcopMap.state = parsed.state;
-    OcopMap.setFilter(parsed.state);
-    if (parsed.ignored.length) { notice(opts.messages.ignored + " " + parsed.ignored.join(", ")); }
-    if (parsed.state.view) {
-      map.setView([parsed.state.view[1], parsed.state.view[2]], parsed.state.view[0],
-                  {animate: false});
+    map.on("overlayadd overlayremove", layersChanged);
+    applyLayers(map, st);
+    OcopMap.setFilter(st);
+    if (parsed.ignored.length) {
+      OcopMap.panel.notice(msg("ignored") + " " + parsed.ignored.join(", "));
     }
-    // The search box exists only when `controls` shows it (the embed's default does not);
-    // `q` is still kept in the state and the URL.
-    if (parsed.state.q && OcopMap.searchInput) { OcopMap.searchInput.value = parsed.state.q; }
-    OcopMap.state.ready = true;
-    if (parsed.state.sel) {
+    // The first view: the link's, else the region fitted to the free part of the screen.
+    if (st.view) {
+      map.setView([st.view[1], st.view[2]], st.view[0], {animate: false});
+    } else {
+      var b = opts.firstView;
+      OcopMap.fit([[b[1], b[0]], [b[3], b[2]]], {animate: false});
+    }
+    st.ready = true;
+    if (OcopMap.near) { OcopMap.near.init(map, st); }
+    if (st.sel) {
       // After the clusters have settled on the restored view, or the cluster never calls back.
-      var s = parsed.state.sel.split(":");
-      map.whenReady(function () { setTimeout(function () { OcopMap.open(s[0], s[1]); }, 50); });
+      var s = st.sel.split(":");
+      st.restoring = true;
+      map.whenReady(function () {
+        setTimeout(function () {
+          OcopMap.select(s[0], s[1], {move: !st.view, focus: false});
+          st.restoring = false;
+        }, 50);
+      });
     }
     writeUrl();
     map.getContainer().setAttribute("data-ocop-ready", "1");

@@ -23,6 +23,17 @@ def open_popup(w, key, fid):
     return w.page.locator(".leaflet-popup-content")
 
 
+def open_tab(w, name):
+    """Open one view of the map's panel (filters, legend, near) unless it is open."""
+    tab = w.page.locator(f".ocop-tab-{name}")
+    if tab.get_attribute("aria-expanded") != "true":
+        tab.click()
+
+
+# A chosen feature's details: a popup on large screens, the panel's sheet on phones.
+FEATURE = ".leaflet-popup-content .ocop-popup, .ocop-view-feature:not([hidden]) .ocop-popup"
+
+
 def load_map(watch, url, path="/", **context_args):
     w = watch(**context_args)
     w.page.goto(url + path, wait_until="load")
@@ -67,6 +78,17 @@ def test_popup_shows_product_details(watch, live_server, app):
     assert "nan" not in popup.inner_text().split()
 
 
+# The centre of a marker drawn in the free part of the screen (not under the side panel).
+VISIBLE_MARKER_JS = """() => {
+  const free = document.querySelector('.ocop-side').getBoundingClientRect().right;
+  for (const n of document.querySelectorAll('.leaflet-marker-icon')) {
+    const r = n.getBoundingClientRect();
+    if (r.left > free && r.right < innerWidth && r.top > 0 && r.bottom < innerHeight)
+      return [r.x + r.width / 2, r.y + r.height / 2];
+  }
+}"""
+
+
 def test_hostile_names_show_as_text_and_run_nothing(watch, hostile_server, tmp_path):
     w = load_map(watch, hostile_server.url)
     counts = w.page.evaluate(COUNT_JS)
@@ -78,7 +100,7 @@ def test_hostile_names_show_as_text_and_run_nothing(watch, hostile_server, tmp_p
     # Hover a district and a destination: their tooltips must not run the payload either.
     # (Close the popup first: it may cover the marker.)
     w.page.evaluate("() => OcopMap.map.closePopup()")
-    w.page.hover(".leaflet-marker-icon >> nth=0")
+    w.page.mouse.move(*w.page.evaluate(VISIBLE_MARKER_JS))
     w.page.screenshot(path=str(tmp_path / "hostile.png"))
     assert w.dialogs == []
     assert w.page.evaluate("() => document.querySelectorAll('img[src=x]').length") == 0
@@ -119,10 +141,10 @@ def test_filter_moves_markers_counts_legend_and_download_link(watch, live_server
     st = app.extensions["ocop"]
     n4 = int((st.products["stars"] == 4).sum())
     w = load_map(watch, live_server.url)
-    w.page.click(".ocop-filters summary")
+    open_tab(w, "filters")
     w.page.check("input[name=stars][value='4']")
     assert w.page.evaluate("() => OcopMap.layers.products.getLayers().length") == n4
-    assert f"{n4} " in w.page.locator(".ocop-shown").inner_text()
+    assert f"{n4} " in w.page.locator(".ocop-status").inner_text()
     assert "stars=4" in w.page.url
     href = w.page.get_attribute(".ocop-links a[data-format=geojson]", "href")
     assert "stars=4" in href and "bbox=" in href
@@ -142,7 +164,7 @@ def test_permalink_reopens_the_same_map(watch, live_server, app):
     st = app.extensions["ocop"]
     target = st.products[st.products["stars"] == 4].iloc[0]
     w = load_map(watch, live_server.url, "/?lang=en")
-    w.page.click(".ocop-filters summary")
+    open_tab(w, "filters")
     w.page.check("input[name=stars][value='4']")
     open_popup(w, "products", target["id"])
     w.page.wait_for_timeout(500)
@@ -179,11 +201,11 @@ def test_destination_popup_lists_nearby_products_that_open(watch, live_server, a
 
 def test_language_switch_keeps_the_state(watch, live_server):
     w = load_map(watch, live_server.url, "/?lang=vi&stars=3")
-    assert "Bản đồ sản phẩm OCOP Hải Phòng" in w.page.inner_text(".ocop-title")
+    assert "Bản đồ sản phẩm OCOP Hải Phòng" in w.page.inner_text(".ocop-bar")
     w.page.click("a.ocop-lang")
     w.page.wait_for_selector("[data-ocop-ready]")
     assert w.page.evaluate("() => document.documentElement.lang") == "en"
-    assert "Hải Phòng OCOP products map" in w.page.inner_text(".ocop-title")
+    assert "Hải Phòng OCOP products map" in w.page.inner_text(".ocop-bar")
     assert "stars=3" in w.page.url
 
 
@@ -203,14 +225,14 @@ def test_usable_at_phone_and_desktop_size(watch, live_server, tmp_path, size):
     w = load_map(watch, live_server.url, viewport={"width": size[0], "height": size[1]},
                  is_mobile=size[0] < 600, has_touch=size[0] < 600)
     assert not w.page.evaluate("() => document.documentElement.scrollWidth > innerWidth")
-    for sel in ("#ocop-q", ".ocop-filters summary", ".ocop-locate", ".leaflet-control-zoom-in"):
+    for sel in ("#ocop-q", ".ocop-tab-filters", ".ocop-tab-near", ".leaflet-control-zoom-in"):
         box = w.page.locator(sel).bounding_box()
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= size[0], sel
     w.page.fill("#ocop-q", "gao")
     w.page.keyboard.press("Enter")
-    popup = w.page.wait_for_selector(".leaflet-popup-content-wrapper", timeout=10000)
+    popup = w.page.wait_for_selector(FEATURE, timeout=10000)
     w.page.wait_for_timeout(600)
-    box = popup.bounding_box()
+    box = popup.bounding_box() if size[0] > 600 else w.page.locator(".ocop-sheet").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= size[0]
     assert box["y"] >= 0 and box["y"] + box["height"] <= size[1]
     w.page.screenshot(path=str(tmp_path / f"map-{size[0]}x{size[1]}.png"))
@@ -219,16 +241,17 @@ def test_usable_at_phone_and_desktop_size(watch, live_server, tmp_path, size):
 
 def test_near_me_when_location_is_refused_and_when_given(watch, live_server):
     refused = load_map(watch, live_server.url, permissions=[])
-    refused.page.click(".ocop-locate")
-    refused.page.wait_for_selector(".ocop-notice:not([hidden])", timeout=15000)
-    assert refused.page.inner_text(".ocop-notice").strip()
+    refused.page.click(".ocop-tab-near")
+    refused.page.wait_for_function(
+        "() => /long-press|nhấn giữ|chạm giữ/i.test(document.querySelector('.ocop-near-status')"
+        ".textContent)", timeout=15000)
     assert refused.errors == []
 
     given = load_map(watch, live_server.url, permissions=["geolocation"],
                      geolocation={"latitude": 20.8585, "longitude": 106.6839})
-    given.page.click(".ocop-locate")
-    link = given.page.wait_for_selector(".leaflet-popup-content a[href*='/nearby']", timeout=15000)
-    href = link.get_attribute("href")
+    given.page.click(".ocop-tab-near")
+    given.page.wait_for_selector(".ocop-near-list .ocop-near-item", timeout=15000)
+    href = given.page.get_attribute(".ocop-view-near a[href*='/nearby']", "href")
     assert "near=106.68390%2C20.85850" in href or "near=106.6839" in href
     given.page.goto(live_server.url + href)
     assert "km" in given.page.inner_text("main")

@@ -74,7 +74,7 @@ def test_static_downloads_and_search_work(watch, static_server, app):
     w.page.fill("#ocop-q", "mat ong")
     assert "Mật ong" in w.page.inner_text("#ocop-results")
     w.page.keyboard.press("Escape")
-    w.page.click(".ocop-filters summary")
+    w.page.click(".ocop-tab-filters")
     href = w.page.get_attribute(".ocop-links a[data-format=geojson]", "href")
     doc = w.page.evaluate("url => fetch(url).then(r => r.json())", href)
     assert len(doc["features"]) == len(app.extensions["ocop"].products)
