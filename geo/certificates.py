@@ -25,6 +25,12 @@ def add_months(d: date, months: int) -> date:
     raise ValueError(d)
 
 
+def day_text(d: date) -> str:
+    """The one way pages and popups write a day: 31/12/2025, day first as in Vietnam (an
+    ISO date reads as a code to most people)."""
+    return d.strftime("%d/%m/%Y")
+
+
 def _blank(v) -> bool:
     return v is None or v == "" or (isinstance(v, float) and v != v)
 

@@ -16,7 +16,7 @@ from .categories import CATEGORIES, STARS
 from .handbook_maps import CATEGORY_COLOURS, data_uri, district_map_svg
 from .handbook_qr import qr_image
 from .records import plain_records
-from .stats import product_stats, star_line
+from .stats import count_line, product_stats
 from .text import vi_sorted
 
 
@@ -89,16 +89,6 @@ class Handbook:
     source_hosts: list[tuple[str, int]]
     other_sources: int
     count: int
-
-
-def count_line(stars: list[int], lang: str, labels: dict) -> str:
-    """'188 products: 126 at 3 stars, 57 at 4 stars' (geo/stats.star_line) in `lang`."""
-    if lang == "en":
-        return star_line(stars)
-    parts = [labels["hb_count_at_stars"].format(n=stars.count(s), s=s)
-             for s in STARS if stars.count(s)]
-    return labels["products_count"].format(n=len(stars)) + (": " + ", ".join(parts)
-                                                             if parts else "")
 
 
 def short(text: str | None, limit: int = 240) -> str:

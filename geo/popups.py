@@ -30,6 +30,22 @@ class PopupContext:
         """(main, other): the name in the page's language first."""
         return (en, vi) if self.lang == "en" else (vi, en)
 
+    @property
+    def other_lang(self) -> str:
+        """The language of `pick`'s other name, for its `lang` attribute."""
+        return "vi" if self.lang == "en" else "en"
+
+
+# The 2025 units' types (the data's, in Vietnamese) -> their explanation in web/i18n.py.
+UNIT_TYPES = {"Xã": "unit_xa", "Phường": "unit_phuong", "Đặc khu": "unit_dac_khu"}
+
+
+def unit_type(value: str, ctx: PopupContext) -> str:
+    """A 2025 unit's type as shown: the Vietnamese word, explained in English ("Phường
+    (ward)"), since it is also the first word of the unit's name."""
+    key = UNIT_TYPES.get(value)
+    return f"{value} ({ctx.labels[key]})" if ctx.lang == "en" and key else value
+
 
 def link(url: str, text: str | None = None) -> str:
     shown = text if text is not None else (urlsplit(url).hostname or url)
@@ -70,7 +86,7 @@ def near_html(items: list[Near], layer: str, heading: str, ctx: PopupContext) ->
 
 def _start(rec: dict) -> str:
     start, known = certificates.certified_on(rec)
-    return start.strftime("%d/%m/%Y") if known else str(start.year)
+    return certificates.day_text(start) if known else str(start.year)
 
 
 def _status(rec: dict, today: date | None) -> str:
@@ -132,7 +148,8 @@ def product_popup(p: dict, lon: float, lat: float, ctx: PopupContext) -> str:
         (label("products", "source", L), source_html(p["source"])),
     ]
     desc = ctx.pick(p.get("description") or "", p.get("description_en") or "")[0]
-    return (f'<div class="ocop-popup"><h2>{escape(main)}</h2><p class="en">{escape(other)}</p>'
+    return (f'<div class="ocop-popup"><h2>{escape(main)}</h2>'
+            f'<p class="en" lang="{ctx.other_lang}">{escape(other)}</p>'
             + (f"<p>{escape(desc)}</p>" if desc else "")
             + f"<dl>{rows_html(rows)}</dl>" + _notes(p, L)
             + near_html(ctx.near_destinations.get(p["id"], []), "destinations",
@@ -152,7 +169,8 @@ def destination_popup(d: dict, lon: float, lat: float, ctx: PopupContext) -> str
         (label("destinations", "location_source", L),
          source_html(d["location_source"]) if d.get("location_source") else ""),
     ]
-    return (f'<div class="ocop-popup"><h2>{escape(main)}</h2><p class="en">{escape(other)}</p>'
+    return (f'<div class="ocop-popup"><h2>{escape(main)}</h2>'
+            f'<p class="en" lang="{ctx.other_lang}">{escape(other)}</p>'
             f"<p>{escape(desc)}</p><dl>{rows_html(rows)}</dl>" + _notes(d, L)
             + near_html(ctx.near_products.get(d["id"], []), "products", L["near_products"], ctx)
             + directions_html(lon, lat, L) + "</div>")
@@ -163,7 +181,7 @@ def commune_popup(c: dict, ctx: PopupContext) -> str:
     former = "".join(f"<li>{escape(u)}</li>" for u in c.get("former_units") or [])
     area = escape(f"{format_decimal(c['area_km2'], locale=ctx.lang)} km²") \
         if c.get("area_km2") else ""
-    rows = [(label("communes", "type", L), escape(c["type"])),
+    rows = [(label("communes", "type", L), escape(unit_type(c["type"], ctx))),
             (label("communes", "code", L), escape(c["code"])),
             (label("communes", "area_km2", L), area),
             (label("communes", "source", L), escape(c["source"]))]

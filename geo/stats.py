@@ -27,6 +27,17 @@ def star_line(stars: list[int], noun: str = "products") -> str:
     return f"{n} {one}" + (": " + ", ".join(parts) if parts else "")
 
 
+def count_line(stars: list[int], lang: str, labels: dict) -> str:
+    """star_line in `lang` for the pages (`labels`: web/i18n.py's messages); the command
+    line's star_line is the English one."""
+    if lang == "en":
+        return star_line(stars)
+    parts = [labels["hb_count_at_stars"].format(n=stars.count(s), s=s)
+             for s in STARS if stars.count(s)]
+    return labels["products_count"].format(n=len(stars)) + (": " + ", ".join(parts)
+                                                             if parts else "")
+
+
 @dataclass(frozen=True)
 class Group:
     key: str
@@ -82,6 +93,7 @@ class Expiry:
     certified: date
     expires: date
     date_known: bool      # False: only the year was known, 1 January assumed
+    name_en: str = ""     # the English name, for pages in English
 
     def status(self, today: date) -> str:
         return "expired" if self.expires < today else "expiring"
@@ -102,5 +114,5 @@ def expiring(records: list[dict], months: int, today: date | None = None
         end = add_months(start, VALID_MONTHS)
         if end <= limit:
             out.append(Expiry(r["id"], r["name"], r.get("district") or "", int(r["stars"]),
-                              start, end, known))
+                              start, end, known, r.get("name_en") or r["name"]))
     return sorted(out, key=lambda e: (e.expires, e.id)), unknown

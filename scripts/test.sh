@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests need (pip packages in .venv; Debian's chromium, poppler-utils,
-# fonts-dejavu-core and Pango for the PDF handbook, wrk for the benchmarks' smoke test) and
-# run every test.
+# fonts-dejavu-core and Pango for the PDF handbook, wrk for the benchmarks' smoke test; axe-core
+# from npm for the accessibility tests) and run every test.
 # Usage: bash scripts/test.sh [pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +24,7 @@ fi
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
+# axe-core (package.json, pinned by package-lock.json) checks the pages in Chromium
+# (tests/axe.py); a test tool only, nothing the app serves.
+[ -d node_modules/axe-core ] || npm ci --no-audit --no-fund --silent
 exec .venv/bin/python -m pytest "$@"

@@ -286,7 +286,10 @@
 
   /* Pan a point out from under the header or panel (e.g. once the sheet has grown). */
   OcopMap.ensureVisible = function (latlng) {
-    if (!OcopMap.viewBounds().contains(latlng)) {
+    var map = OcopMap.map, p = map.latLngToContainerPoint(latlng), pad = OcopMap.panel.padding();
+    var size = map.getSize(), m = 30;   // the marker's own half-size, and a little air
+    if (p.x < pad.left + m || p.y < pad.top + m || p.x > size.x - pad.right - m ||
+        p.y > size.y - pad.bottom - m) {
       OcopMap.map.panTo(freeCenter(latlng, OcopMap.map.getZoom()));
     }
   };
@@ -475,15 +478,20 @@
 
   /* Which layers show: `layers` in the URL; the layer switch writes it back. */
   function applyLayers(map, st) {
+    var wanted = st.layers.slice();
+    applying = true;   // the adds and removes below are not the user's changes
     OcopMap.opts.layers.forEach(function (key) {
       var layer = OcopMap.layers[key];
       if (!layer) { return; }
-      if (st.layers.indexOf(key) >= 0) { map.addLayer(layer); } else { map.removeLayer(layer); }
+      if (wanted.indexOf(key) >= 0) { map.addLayer(layer); } else { map.removeLayer(layer); }
     });
+    applying = false;
   }
 
+  var applying = false;
   function layersChanged() {
     var st = OcopMap.state, opts = OcopMap.opts, map = OcopMap.map;
+    if (applying) { return; }
     st.layers = opts.layers.filter(function (k) {
       return OcopMap.layers[k] && map.hasLayer(OcopMap.layers[k]);
     });

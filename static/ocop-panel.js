@@ -369,6 +369,8 @@
         node.textContent = "";
         node.appendChild(featureContent(layerKey, id, all[id] || ""));
         if (popup && popup.isOpen()) { popup.update(); }
+        // The sheet has grown with the details: keep the feature above it.
+        if (P.small()) { relayout(); O.ensureVisible(hit.marker.getLatLng()); }
         if (focus) { focusHeading(node); }
       }, function () {
         node.textContent = "";
@@ -476,7 +478,9 @@
     P.tabBar = el("div", {"class": "ocop-tabs"});
     P.status = el("p", {"class": "ocop-status", role: "status", "aria-live": "polite"});
     head.appendChild(P.grip); head.appendChild(P.tabBar); head.appendChild(P.status);
-    P.body = el("div", {"class": "ocop-sheet-body", id: "ocop-sheet-body"});
+    // Focusable, so a keyboard can scroll a long view (the legend, a long list).
+    P.body = el("div", {"class": "ocop-sheet-body", id: "ocop-sheet-body", tabindex: "0",
+                        "aria-label": msg("panel_label")});
     P.body.hidden = true;
     sheet.appendChild(head); sheet.appendChild(P.body);
     side.appendChild(sheet);
@@ -523,6 +527,11 @@
     if (!P.small() && P.tabs.legend) { P.show("legend"); } else { setSize("peek"); }
     phone.addEventListener("change", function () { relayout(); });
     window.addEventListener("resize", relayout);
+    // The header and sheet change height with their text (a notice, a wrapped count).
+    if (window.ResizeObserver) {
+      var watcher = new ResizeObserver(function () { relayout(); });
+      watcher.observe(P.bar); watcher.observe(sheet);
+    }
     relayout();
   };
 })();

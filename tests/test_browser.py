@@ -38,7 +38,8 @@ def load_map(watch, url, path="/", **context_args):
     w = watch(**context_args)
     w.page.goto(url + path, wait_until="load")
     w.page.wait_for_selector("[data-ocop-ready]", timeout=15000)
-    w.page.wait_for_selector("path.ocop-district", timeout=15000)
+    # Drawn, though not every district need be in view (a link may zoom in).
+    w.page.wait_for_selector("path.ocop-district", state="attached", timeout=15000)
     return w
 
 

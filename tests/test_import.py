@@ -248,10 +248,10 @@ def test_two_imports_cannot_interleave(data_copy):
 def test_running_server_picks_up_a_new_version(app_on, data_copy):
     client = app_on.test_client()
     n = len(load_dataset(data_copy).products)
-    first = client.get("/stats").get_data(as_text=True)
+    first = client.get("/stats?lang=en").get_data(as_text=True)
     assert f"{n} products" in first
     out = importer.import_file(data_copy, DATA / "lonlat.csv")   # as another process would
-    again = client.get("/stats").get_data(as_text=True)
+    again = client.get("/stats?lang=en").get_data(as_text=True)
     assert out.added == 2 and f"{n + 2} products" in again
 
 
@@ -261,7 +261,7 @@ def test_stats_and_expiring(app_on):
     assert "By commune (from July 2025)" in out
     out = run(app_on, "expiring", "--months", "12").output
     assert "year only; 1 January assumed" in out
-    html = app_on.test_client().get("/stats?units=new").get_data(as_text=True)
+    html = app_on.test_client().get("/stats?units=new&lang=en").get_data(as_text=True)
     assert "By commune (from July 2025)" in html and "By district" not in html
 
 
@@ -279,6 +279,7 @@ def test_admin_login_csrf_check_and_apply(data_copy):
     app = create_app({"TESTING": True, "DATA_DIR": str(data_copy), "SECRET_KEY": "k" * 32,
                       "ADMIN_PASSWORD_HASH": generate_password_hash("right horse")})
     c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"     # the page's words below are English
     token = _csrf(c.get("/admin").get_data(as_text=True))
     assert c.post("/admin/login", data={"password": "right horse"}).status_code == 400
     assert c.post("/admin/login", data={"password": "wrong", "csrf_token": token}

@@ -13,55 +13,18 @@ import hmac
 import secrets
 from pathlib import Path
 
-from flask import (Blueprint, abort, current_app, redirect, render_template_string,
-                   request, session, url_for)
+from flask import Blueprint, abort, current_app, redirect, request, session, url_for
 from werkzeug.security import check_password_hash
 
 from geo import importer
 from geo.load import MAX_FILE_BYTES
 from geo.store import HISTORY, StoreError
 
-from .plain_page import PAGE
+from .i18n import messages
+from .plain_page import page_lang, render_page
 from .state import refresh_state, state
 
 bp = Blueprint("ocop_admin", __name__)
-
-ADMIN = PAGE.replace("{% block body %}{% endblock %}", """
-{% if message %}<p role="status">{{ message }}</p>{% endif %}
-{% if not logged_in %}
-<form method="post" action="{{ url_for('ocop_admin.login') }}">
-<input type="hidden" name="csrf_token" value="{{ csrf }}">
-<label>Password <input type="password" name="password" autocomplete="current-password" required></label>
-<button>Log in</button></form>
-{% else %}
-<p>Data version {{ version }}. <form method="post" action="{{ url_for('ocop_admin.logout') }}" style="display:inline">
-<input type="hidden" name="csrf_token" value="{{ csrf }}"><button>Log out</button></form></p>
-{% if report %}
-<h2>Check of {{ report.imp.path.name if not upload_name else upload_name }}</h2>
-<p>{{ report.imp.format }} file, {{ report.imp.kind }}, {{ report.imp.features|length }} row(s);
-coordinates from {{ report.imp.crs }}.</p>
-<ul>{% for p in report.problems %}<li class="{{ p.severity }}">{{ p }}</li>{% else %}<li>No problems.</li>{% endfor %}</ul>
-{% if report.ok and token %}
-<p>Applying adds {{ report.added }} and replaces {{ report.replaced }} {{ report.imp.kind }}.</p>
-<form method="post" action="{{ url_for('ocop_admin.apply') }}">
-<input type="hidden" name="csrf_token" value="{{ csrf }}">
-<input type="hidden" name="upload" value="{{ token }}">
-{% for k, v in options.items() %}<input type="hidden" name="{{ k }}" value="{{ v }}">{% endfor %}
-<button>Apply</button></form>
-{% elif not report.ok %}<p>The file has errors: nothing can be applied.</p>{% endif %}
-{% endif %}
-<h2>Check a file</h2>
-<form method="post" action="{{ url_for('ocop_admin.check') }}" enctype="multipart/form-data">
-<input type="hidden" name="csrf_token" value="{{ csrf }}">
-<p><label>File (CSV, XLSX, GeoJSON, KML, zipped shapefile, GPKG) <input type="file" name="file" required></label></p>
-<p><label>Kind <select name="kind"><option value="">guess</option><option>products</option>
-<option>destinations</option><option>districts</option></select></label>
-<label>CRS <input name="crs" placeholder="EPSG:3405"></label>
-<label><input type="checkbox" name="repair" value="1"> repair polygons</label>
-<label><input type="checkbox" name="replace" value="1"> replace the whole collection</label></p>
-<button>Check</button></form>
-{% endif %}""")
-
 
 # -- /admin ---------------------------------------------------------------------------------
 
@@ -81,10 +44,8 @@ def _guard():
     if not request.path.startswith("/admin"):
         return None
     if not _enabled():
-        return render_template_string(PAGE.replace("{% block body %}{% endblock %}",
-                                      "<p>The web import is disabled: set "
-                                      "OCOP_SECRET_KEY and OCOP_ADMIN_PASSWORD_HASH.</p>"),
-                                      title="Admin"), 404
+        return render_page("admin.html", switch_path=url_for("ocop_admin.index"),
+                           disabled=True), 404
     if request.method == "POST":
         sent = request.form.get("csrf_token", "")
         if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
@@ -101,9 +62,13 @@ def _uploads() -> Path:
 
 
 def _page(**kw):
-    return render_template_string(ADMIN, title="OCOP data: import", csrf=_csrf(),
-                                  logged_in=bool(session.get("admin")),
-                                  version=state().version, **kw)
+    # The language switch of a POST's answer goes to /admin (a GET of the form's URL is a 405).
+    return render_page("admin.html", switch_path=url_for("ocop_admin.index"), csrf=_csrf(),
+                       logged_in=bool(session.get("admin")), version=state().version, **kw)
+
+
+def _say(key: str, **values) -> str:
+    return messages()[key].format(**values)
 
 
 @bp.get("/admin")
@@ -118,14 +83,14 @@ def login():
         session.clear()
         session["admin"] = True
         _csrf()
-        return redirect(url_for("ocop_admin.index"))
-    return _page(message="Wrong password."), 403
+        return redirect(url_for("ocop_admin.index", lang=page_lang()))
+    return _page(message=_say("wrong_password")), 403
 
 
 @bp.post("/admin/logout")
 def logout():
     session.clear()
-    return redirect(url_for("ocop_admin.index"))
+    return redirect(url_for("ocop_admin.index", lang=page_lang()))
 
 
 def _opts(form) -> dict:
@@ -139,7 +104,7 @@ def check():
         abort(413)
     f = request.files.get("file")
     if f is None or not f.filename:
-        return _page(message="Choose a file."), 400
+        return _page(message=_say("admin_choose_file")), 400
     ext = "".join(Path(f.filename).suffixes[-2:]).lower()
     ext = ext if ext == ".shp.zip" else Path(f.filename).suffix.lower()
     token = secrets.token_hex(16)
@@ -159,7 +124,7 @@ def apply():
         abort(400)
     found = list(_uploads().glob(f"{token}*"))
     if len(found) != 1:
-        return _page(message="That upload is gone; check the file again."), 400
+        return _page(message=_say("admin_upload_gone")), 400
     try:
         out = importer.import_file(current_app.config["DATA_DIR"], found[0],
                                    note="web import by admin", **_opts(request.form))
@@ -168,8 +133,8 @@ def apply():
     if out.ok and out.version:
         found[0].unlink()
         refresh_state(current_app, force=True)
-        return _page(message=f"Imported: {out.added} added, {out.replaced} replaced; data "
-                             f"version {out.version} (before: {out.previous})."), 200
-    return _page(report=out, message="Nothing was changed."), 400
+        return _page(message=_say("admin_imported", added=out.added, replaced=out.replaced,
+                                  version=out.version, previous=out.previous)), 200
+    return _page(report=out, message=_say("admin_nothing_changed")), 400
 
 

@@ -22,7 +22,7 @@ from geo import handbook as hb
 from geo.categories import CATEGORIES
 from geo.filters import Filter, FilterError, apply_filter, parse_filter
 
-from .i18n import AUTONYMS, LANGS, DEFAULT_LANG, messages
+from .i18n import AUTONYMS, LANGS, DEFAULT_LANG, messages, select_locale
 from .responses import bad_parameter, make_cached, serve
 from .state import state
 
@@ -38,7 +38,8 @@ def parse_request(args) -> tuple[str, Filter]:
         if name not in PARAMS:
             raise FilterError(name[:40], "not a handbook parameter; expected "
                                          + ", ".join(PARAMS))
-    lang = args.get("lang") or DEFAULT_LANG
+    # Like every page: `lang=`, else the browser's languages (the CLI always passes lang).
+    lang = args.get("lang") or select_locale()
     if lang not in LANGS:
         raise FilterError("lang", f"{lang[:10]!r} is not a language; expected vi or en")
     f = parse_filter(args, "products", known_districts=state().district_codes,
@@ -130,6 +131,7 @@ def handbook_html():
         render_handbook(lang, f, base).encode("utf-8"), "text/html", st.version))
     resp = serve(cached, shared=True)      # the public handbook
     resp.headers["Content-Language"] = lang
+    resp.vary.add("Accept-Language")
     return resp
 
 
@@ -146,6 +148,7 @@ def handbook_pdf():
     resp = serve(cached, shared=True)      # the public handbook
     resp.headers["Content-Disposition"] = f'inline; filename="ocop-handbook-{lang}.pdf"'
     resp.headers["Content-Language"] = lang
+    resp.vary.add("Accept-Language")
     return resp
 
 

@@ -1,34 +1,25 @@
 """Plain pages beside the map: the list view and what is nearby (no script needed)."""
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from flask import Blueprint, request, url_for
 
-from flask import Blueprint, render_template, request, url_for
-
-from flask_babel import get_locale
 from geo.categories import CATEGORIES
 from geo.filters import Filter, FilterError, apply_filter, parse_filter
 from geo.nearby import near_point
 from geo.popups import PopupContext, certificate_text
 from geo.records import plain_records
 
-from .i18n import AUTONYMS, messages
+from .i18n import messages
+from .plain_page import page_lang, render_page
 from .state import state
 
 bp = Blueprint("pages", __name__)
 
 
-def page_lang() -> str:
-    return str(get_locale())
-
-
-def _page_context(lang: str) -> dict:
-    other = "en" if lang == "vi" else "vi"
-    args = request.args.to_dict(flat=False)
-    args["lang"] = [other]
-    return {"lang": lang, "M": messages(), "other_lang": other,
-            "other_lang_name": AUTONYMS[other],
-            "other_lang_url": f"{request.path}?{urlencode(args, doseq=True)}"}
+def bad_value(e: FilterError) -> str:
+    """The parameter and the value the page cannot use, as the page shows them: the page is
+    in the reader's language, the filter's own message (for the API) is in English."""
+    return f"{e.parameter}={','.join(request.args.getlist(e.parameter))[:60]}"
 
 
 def _product_items(frame, lang: str, km=None) -> list[dict]:
@@ -55,7 +46,7 @@ def _destination_items(frame, km=None) -> list[dict]:
 def list_view():
     """The current results as plain HTML, for screen readers and slow connections."""
     lang, st = page_lang(), state()
-    ctx, error = _page_context(lang), None
+    error = None
     prods, dests = st.collections["products"], st.collections["destinations"]
     try:
         pf = parse_filter(request.args, "products", st.district_codes,
@@ -64,12 +55,11 @@ def list_view():
                     near=pf.near, radius_km=pf.radius_km)
     except FilterError as e:
         pf = df = Filter()
-        error = str(e)
+        error = bad_value(e)
     products = apply_filter(prods.frame, pf, prods.text_columns).sort_values("name")
     destinations = apply_filter(dests.frame, df, dests.text_columns).sort_values("name")
-    html = render_template("list.html", **ctx, error=error,
-                           products=_product_items(products, lang),
-                           destinations=_destination_items(destinations))
+    html = render_page("list.html", error=error, products=_product_items(products, lang),
+                       destinations=_destination_items(destinations))
     return html, (400 if error else 200)
 
 
@@ -77,22 +67,19 @@ def list_view():
 def nearby():
     """What is within a radius of a point: the user's location or a point picked on the map."""
     lang, st = page_lang(), state()
-    ctx, error = _page_context(lang), None
-    M = ctx["M"]
+    M = messages()
+    heading = M["nearby_title"].format(place=M["nearby_point"])
+    if not request.args.get("near"):
+        return render_page("nearby.html", no_point=True, heading=heading), 400
     try:
-        if not request.args.get("near"):
-            raise FilterError("near", "expected near=lon,lat")
         f = parse_filter(request.args, "destinations")
     except FilterError as e:
-        error = str(e)
-        return render_template("nearby.html", **ctx, error=error,
-                               heading=M["nearby_title"].format(place=M["nearby_point"])), 400
+        return render_page("nearby.html", error=bad_value(e), heading=heading), 400
     lon, lat = f.near
     km = PopupContext(labels=M, lang=lang, districts={}).km
     products = near_point(lon, lat, st.products, f.radius_km)
     destinations = near_point(lon, lat, st.collections["destinations"].frame, f.radius_km)
     map_url = url_for("maps.index", lang=lang, view=f"14/{lat:.5f}/{lon:.5f}")
-    return render_template("nearby.html", **ctx, error=None, radius=f"{f.radius_km:g}",
-                           heading=M["nearby_title"].format(place=M["nearby_point"]),
-                           map_url=map_url, products=_product_items(products, lang, km),
-                           destinations=_destination_items(destinations, km))
+    return render_page("nearby.html", radius=f"{f.radius_km:g}", heading=heading,
+                       map_url=map_url, products=_product_items(products, lang, km),
+                       destinations=_destination_items(destinations, km))

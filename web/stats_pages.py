@@ -3,40 +3,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, render_template_string, request
+from flask import Blueprint, abort, request
 
 from geo import stats
+from geo.categories import CATEGORIES
+from geo.certificates import day_text
 
-from .plain_page import PAGE
+from .i18n import messages
+from .plain_page import page_lang, render_page
 from .state import state
 
 bp = Blueprint("stats", __name__)
-
-STATS = PAGE.replace("{% block body %}{% endblock %}", """
-<p><strong>{{ s.total }}</strong> (data version {{ version }})</p>
-<p>Units: <a href="?units=old">districts before July 2025</a> ·
- <a href="?units=new">communes from July 2025</a> · <a href="{{ url_for('stats.expiring_page') }}">certificates ending soon</a></p>
-{% for title, groups in sections %}
-<h2>{{ title }}</h2>
-<table><thead><tr><th scope="col">unit</th><th scope="col">products</th>
-<th scope="col">3 stars</th><th scope="col">4 stars</th><th scope="col">5 stars</th></tr></thead>
-<tbody>{% for g in groups %}<tr><th scope="row">{{ g.label }}</th><td>{{ g.total }}</td>
-<td>{{ g.count(3) }}</td><td>{{ g.count(4) }}</td><td>{{ g.count(5) }}</td></tr>{% endfor %}
-</tbody></table>
-{% endfor %}""")
-
-EXPIRING = PAGE.replace("{% block body %}{% endblock %}", """
-<form method="get"><label>Within <input type="number" name="months" min="0" max="120"
- value="{{ months }}"> months</label> <button>Show</button></form>
-<p>{{ items|length }} product(s) with a certificate (valid 36 months) ending by {{ limit }}.
-Where only the year of certification is known, 1 January of that year is assumed.</p>
-<table><thead><tr><th scope="col">ends</th><th scope="col">status</th><th scope="col">product</th>
-<th scope="col">district</th><th scope="col">stars</th><th scope="col">certified</th></tr></thead>
-<tbody>{% for e in items %}<tr><td>{{ e.expires }}</td><td>{{ e.status(today) }}</td>
-<td>{{ e.name }}</td><td>{{ e.district }}</td><td>{{ e.stars }}</td>
-<td>{{ e.certified if e.date_known else e.certified.year ~ ' (year only)' }}</td></tr>{% endfor %}
-</tbody></table>
-{% if unknown %}<p>{{ unknown }} product(s) have no certification year and are not listed.</p>{% endif %}""")
 
 
 def _records() -> list[dict]:
@@ -45,19 +22,38 @@ def _records() -> list[dict]:
     return [{c: r[c] for c in cols} for _, r in frame.iterrows()]
 
 
+def _labelled(groups, label) -> list[dict]:
+    """Table rows: each group's label in the page's language (a unit's name is data and
+    keeps its Vietnamese), its total and its count per star level."""
+    M = messages()
+    return [{"label": label(g) if g.key else M["unknown_value"], "total": g.total,
+             "stars": [g.count(s) for s in stats.STARS]} for g in groups]
+
+
 @bp.get("/stats")
 def stats_page():
-    st = state()
+    st, lang, M = state(), page_lang(), messages()
     s = st.cached(("ocop_stats",), lambda: stats.product_stats(_records()))
     units = request.args.get("units")
+
+    def category(g):
+        cat = CATEGORIES.get(g.key)
+        return (cat.en if lang == "en" else cat.vi) if cat else g.label
+
+    # (heading, first column, rows); districts and communes by their names (data).
     sections = []
     if units in (None, "", "old"):
-        sections.append(("By district (before July 2025)", s["by_district"]))
+        sections.append((M["hb_by_district"], M["district"],
+                         _labelled(s["by_district"], lambda g: g.label)))
     if units in (None, "", "new"):
-        sections.append(("By commune (from July 2025)", s["by_commune_2025"]))
-    sections += [("By OCOP group", s["by_category"]), ("By stars", s["by_stars"])]
-    return render_template_string(STATS, title="OCOP statistics", s=s, sections=sections,
-                                  version=st.version)
+        sections.append((M["stats_by_commune"], M["address_2025"],
+                         _labelled(s["by_commune_2025"], lambda g: g.label)))
+    sections += [(M["hb_by_category"], M["category"], _labelled(s["by_category"], category)),
+                 (M["stats_by_stars"], M["stars"],
+                  _labelled(s["by_stars"], lambda g: M["stars_n"].format(n=g.key)))]
+    stars = [int(r) for r in st.products["stars"]]
+    return render_page("stats.html", total=stats.count_line(stars, lang, M),
+                       sections=sections, star_levels=stats.STARS, version=st.version)
 
 
 @bp.get("/expiring")
@@ -68,6 +64,6 @@ def expiring_page():
         abort(400)
     today = date.today()
     items, unknown = stats.expiring(_records(), months, today)
-    return render_template_string(EXPIRING, title="OCOP certificates ending soon", items=items,
-                                  unknown=unknown, months=months, today=today,
-                                  limit=stats.add_months(today, months))
+    return render_page("expiring.html", items=items, unknown=unknown, months=months,
+                       today=today, day=day_text,
+                       limit=day_text(stats.add_months(today, months)))
