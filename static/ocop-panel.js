@@ -399,6 +399,8 @@
       popup.options.maxHeight = Math.max(200, O.map.getSize().y - 80);
       popup.setLatLng(hit.marker.getLatLng()).setContent(holder);
       if (!popup.isOpen()) { popup.openOn(O.map); }
+      var x = popup.getElement().querySelector(".leaflet-popup-close-button");
+      if (x) { x.title = msg("close"); x.setAttribute("aria-label", msg("close")); }
       if (P.view === "results") { P.hide(); }
       fill(holder);
     }
@@ -515,6 +517,12 @@
     }
     var layerCtl = container.querySelector(".leaflet-control-layers");
     if (layerCtl && chosen.indexOf("layers") < 0) { layerCtl.hidden = true; }
+    // Leaflet names its buttons in English: say it in the page's language.
+    [[".leaflet-control-zoom-in", "zoom_in"], [".leaflet-control-zoom-out", "zoom_out"],
+     [".leaflet-control-layers-toggle", "embed_layers"]].forEach(function (pair) {
+      var b = container.querySelector(pair[0]);
+      if (b) { b.title = msg(pair[1]); b.setAttribute("aria-label", msg(pair[1])); }
+    });
     L.control.scale({position: "bottomright", imperial: opts.lang === "en"}).addTo(map);
 
     // Escape closes what is open, innermost first, and gives focus back.

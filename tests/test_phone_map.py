@@ -321,3 +321,31 @@ def test_near_me_draws_you_and_lists_nearest_first_within_the_radius(watch, live
     assert all(d <= 1 for d in distances())
     assert "near=" not in w.page.url          # the device's own position stays private
     assert w.errors == []
+
+
+# -- one language --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_map_speaks_one_language_in_every_view(watch, live_server, app, lang):
+    from tests.test_i18n import data_pattern, ui_fragments, wrong_language
+
+    w = load_map(watch, live_server.url, f"/?lang={lang}&view=12/20.94/106.33",
+                 permissions=["geolocation"], geolocation=HERE, **PHONE)
+    html = []
+    for step in ("filters", "legend"):
+        open_tab(w, step)
+        html.append(w.page.content())
+    w.page.click(".ocop-tab-near")
+    w.page.wait_for_selector(".ocop-near-item", timeout=15000)
+    html.append(w.page.content())
+    for text in ("nuoc mam", "cat ba", "an lao"):     # a product, a destination, a commune
+        choose(w, text)
+        wait_feature(w)
+        w.page.wait_for_timeout(300)
+        html.append(w.page.content())
+    # The tile server's attribution is configuration, in the tile provider's own words.
+    pages = [re.sub(r'<div class="leaflet-control-attribution.*?</div>', "", h, flags=re.S)
+             for h in html]
+    wrong = {i: wrong_language(h, lang, data_pattern(app), ui_fragments())
+             for i, h in enumerate(pages)}
+    assert not any(wrong.values()), wrong

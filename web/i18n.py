@@ -227,6 +227,8 @@ MESSAGES = {
     'locating': _l('Finding your position…'),
     'accuracy': _l('Your position, accurate to about {m} m'),
     'open_list': _l('Open as a list page'),
+    'zoom_in': _l('Zoom in'),
+    'zoom_out': _l('Zoom out'),
 }
 
 # Each language's own name, for the switch: not translated, by design.
