@@ -9,7 +9,7 @@ from flask_babel import Babel
 from flask_compress import Compress
 
 from geo.load import DataError, load_dataset
-from web import admin, assets, exports, maps, ogc, pages, stats_pages
+from web import admin, assets, exports, maps, offline, ogc, pages, stats_pages
 from web.errors import register_errors
 from web.security import register_security_headers
 from web.i18n import DEFAULT_LANG, register_language_header, select_locale
@@ -65,6 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(stats_pages.bp)
     app.register_blueprint(handbook_web.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(offline.bp)   # manifest, favicon, service worker
     register_errors(app)
     register_security_headers(app)
     register_language_header(app)

@@ -187,7 +187,8 @@ def load_page(browser, cdn: LocalCDN, url: str, marker_selector: str,
               ready_selector: str | None) -> PageLoad:
     """One first-time visit: fresh context, wait for load, network idle and painted markers."""
     load = PageLoad()
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport={"width": 1280, "height": 800},
+                                  service_workers="block")  # weigh the page, not its offline copy
     try:
         context.route("**/*", Router(cdn, load))
         context.add_init_script(MARKER_CLOCK % marker_selector)

@@ -302,7 +302,7 @@ def client_options(dataset, ctx: PopupContext, cfg: MapConfig) -> dict:
     L = ctx.labels
     return {
         "lang": ctx.lang,
-        "messages": {k: str(v) for k, v in L.items()},  # shown with textContent only
+        "messages": {k: str(L[k]) for k in SCRIPT_MESSAGES},  # shown with textContent only
         "classes": [{"min": low, "color": color, "label": _class_label(i)}
                     for i, (low, color) in enumerate(CLASSES)],
         "districts": [{"code": code, "name": row["full_name"],
@@ -331,6 +331,68 @@ def client_options(dataset, ctx: PopupContext, cfg: MapConfig) -> dict:
         "mode": cfg.mode,
         "static": cfg.static,
     }
+
+
+# The UI strings static/ocop-*.js shows (a test checks the scripts name no other): only these
+# go to the browser, not the whole catalogue.
+SCRIPT_MESSAGES = (
+    "accuracy",
+    "approx_marker",
+    "category",
+    "category_filter",
+    "certificate",
+    "clear_filters",
+    "close",
+    "cluster_destinations",
+    "cluster_products",
+    "commune",
+    "commune_filter",
+    "copy_this",
+    "details",
+    "district",
+    "district_filter",
+    "download",
+    "embed_layers",
+    "filters",
+    "filters_active",
+    "ignored",
+    "kind",
+    "kind_commune",
+    "kind_destination",
+    "kind_district",
+    "kind_product",
+    "legend",
+    "link_copied",
+    "list_view",
+    "locating",
+    "location_unavailable",
+    "map_label",
+    "near_empty",
+    "near_me",
+    "near_point",
+    "near_you",
+    "no_results",
+    "open_list",
+    "panel_label",
+    "panel_larger",
+    "panel_smaller",
+    "popup_unavailable",
+    "radius",
+    "results_count",
+    "search",
+    "search_placeholder",
+    "search_results",
+    "share",
+    "share_place",
+    "shown",
+    "stars",
+    "stars_filter",
+    "stars_n",
+    "valid_only",
+    "view_larger",
+    "zoom_in",
+    "zoom_out",
+)
 
 
 _IDS_LOCK = threading.Lock()
@@ -386,9 +448,8 @@ def _build_map(dataset, products, destinations, counts, cfg: MapConfig) -> foliu
             # static build has no worker, an embed is a guest on another site.
             *([("ocop_pwa", f"{cfg.static_base}pwa.js")]
               if cfg.mode == "full" and not cfg.static else [])],
+        # Not MarkerCluster.Default.css: our clusters draw their own (neutral) icons.
         css=[("markercluster_css", f"{cfg.vendor_base}leaflet-markercluster/MarkerCluster.css"),
-             ("markercluster_default_css",
-              f"{cfg.vendor_base}leaflet-markercluster/MarkerCluster.Default.css"),
              ("ocop_map_css", f"{cfg.static_base}ocop-map.css")]))
     folium.TileLayer(tiles=cfg.tile_url, attr=cfg.tile_attribution, name="OpenStreetMap",
                      control=False, max_zoom=19).add_to(m)

@@ -105,6 +105,9 @@ class PageWatch:
     """A page that may only reach 127.0.0.1: every other request is aborted and recorded."""
 
     def __init__(self, browser, **context_args):
+        # The map registers a service worker (static/pwa.js), whose fetches `route` may not
+        # see: blocked unless a test asks for it (tests/test_offline.py, tiles on 127.0.0.1).
+        context_args.setdefault("service_workers", "block")
         self.context = browser.new_context(**context_args)
         self.page = self.context.new_page()
         self.outside: list[str] = []

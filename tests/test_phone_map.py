@@ -349,3 +349,18 @@ def test_the_map_speaks_one_language_in_every_view(watch, live_server, app, lang
     wrong = {i: wrong_language(h, lang, data_pattern(app), ui_fragments())
              for i, h in enumerate(pages)}
     assert not any(wrong.values()), wrong
+
+
+def test_the_script_gets_every_ui_string_it_names_and_no_other():
+    """The map script receives only SCRIPT_MESSAGES: a key it names but does not receive would
+    show as the bare key."""
+    from pathlib import Path
+
+    from geo.mapbuild import SCRIPT_MESSAGES
+    from web.i18n import MESSAGES
+
+    named = set()
+    for f in (Path(__file__).resolve().parent.parent / "static").glob("ocop-*.js"):
+        named |= {k for k in re.findall(r'"([a-z_0-9]+)"', f.read_text(encoding="utf-8"))
+                  if k in MESSAGES}
+    assert named == set(SCRIPT_MESSAGES)

@@ -87,7 +87,18 @@ def _page(mode: str):
     shell, _ = _parts(lang, mode)
     oembed = url_for("maps.oembed", url=request.url, format="json", _external=True)
     head = (f'<link rel="alternate" type="application/json+oembed" href="{escape(oembed)}" '
-            f'title="{escape(messages()["title"])}">')
+            f'title="{escape(messages()["title"])}">'
+            # Install and offline (web/offline.py); static/pwa.js reads the worker's URL.
+            # The theme colour is the manifest's (web/offline.py THEME_COLOUR).
+            + (f'<link rel="manifest" href="{escape(url_for("offline.manifest", lang=lang))}">'
+               f'<link rel="icon" href="{escape(url_for("offline.favicon"))}" '
+               'sizes="16x16 32x32 48x48">'
+               '<link rel="apple-touch-icon" href="'
+               f'{escape(url_for("static", filename="app-icons/apple-touch-icon.png"))}">'
+               '<meta name="theme-color" content="#d9480f">'
+               '<meta name="ocop-service-worker" '
+               f'content="{escape(url_for("offline.service_worker"))}">'
+               if mode == "full" else ""))
     html = shell.replace(NONCE, nonce()).replace(HEAD_SLOT, head, 1)
     resp = Response(html, mimetype="text/html")
     # Shared by requests with the same URL and headers (web/fastpath.py), the nonce aside.

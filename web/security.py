@@ -3,6 +3,8 @@
 Scripts run only from our origin or with this request's nonce; no inline script runs without
 it, so injected markup cannot execute.  The tile server is the only outside origin a page may
 load from.  /embed may be framed by the origins in EMBED_ORIGINS; every other page only by us.
+The service worker (web/offline.py), whose fetches its own CSP governs, may also reach the tile
+server: it keeps the tiles seen for offline use.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from flask import Flask, current_app, g, request
 from .fastpath import NONCE_KEY
 
 EMBED_ENDPOINTS = {"maps.embed"}
+WORKER_ENDPOINTS = {"offline.service_worker"}
 
 
 def nonce() -> str:
@@ -38,15 +41,17 @@ def embed_origins(config) -> list[str]:
     return [v for v in value if v == "*" or v.startswith(("http://", "https://"))]
 
 
-def policy(frame_ancestors: str) -> str:
+def policy(frame_ancestors: str, worker: bool = False) -> str:
     tiles = tile_source(current_app.config["TILE_URL"])
     parts = [
         "default-src 'self'",
         f"script-src 'self' 'nonce-{nonce()}'",
         "style-src 'self' 'unsafe-inline'",  # Leaflet positions everything with style attributes
         f"img-src 'self' data: {tiles}".strip(),
-        "connect-src 'self'",
+        f"connect-src 'self' {tiles}".strip() if worker else "connect-src 'self'",
         "font-src 'self'",
+        "worker-src 'self'",       # only our own /sw.js
+        "manifest-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",
@@ -64,7 +69,8 @@ def register_security_headers(app: Flask) -> None:
         else:
             ancestors = "'self'"
             resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        resp.headers["Content-Security-Policy"] = policy(ancestors)
+        resp.headers["Content-Security-Policy"] = policy(
+            ancestors, worker=request.endpoint in WORKER_ENDPOINTS)
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         return resp

@@ -27,8 +27,7 @@ from .state import state
 # What of each vendor package a page loads (and what its CSS refers to).
 VENDOR_FILES = {
     "leaflet": ["leaflet.js", "leaflet.css", "images"],
-    "leaflet-markercluster": ["leaflet.markercluster.js", "MarkerCluster.css",
-                              "MarkerCluster.Default.css"],
+    "leaflet-markercluster": ["leaflet.markercluster.js", "MarkerCluster.css"],
 }
 
 
