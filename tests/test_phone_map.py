@@ -74,6 +74,21 @@ def test_axe_finds_nothing_in_any_state_of_the_map(watch, live_server, size, lan
     assert w.errors == []
 
 
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_axe_finds_nothing_in_the_embedded_map(watch, live_server, size):
+    found = {}
+    for query in ("?lang=vi", "?lang=en&controls=search,legend,zoom,layers"):
+        w = load_map(watch, live_server.url, "/embed" + query, **SIZES[size])
+        found[query] = run_axe(w.page)
+        if "search" in query:
+            choose(w, "gao")
+            wait_feature(w)
+            w.page.wait_for_timeout(400)
+            found[query + " details"] = run_axe(w.page)
+        assert w.errors == []
+    assert not any(found.values()), {k: format_violations(v) for k, v in found.items() if v}
+
+
 # Every visible control, measured where a finger lands: a checkbox by its label; the links of
 # the map data's attribution line are text (WCAG 2.5.8's inline exception).
 TARGETS_JS = """() => {
