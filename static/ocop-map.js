@@ -87,7 +87,8 @@
         OcopMap.select(layerKey, row.id, {move: false, focus: true});
       }
     });
-    marker.bindTooltip(el("b", {}, row.title), {direction: "top"});
+    // Made when first shown, not for every marker up front (thousands at national scale).
+    marker.bindTooltip(function () { return el("b", {}, row.title); }, {direction: "top"});
     marker.options.ocopId = row.id;
     return marker;
   }
