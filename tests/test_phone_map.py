@@ -253,6 +253,7 @@ def test_phone_has_one_sheet_that_resizes_and_nothing_overlaps(watch, live_serve
     w.page.wait_for_timeout(800)
     assert w.page.locator(".ocop-view:not([hidden])").count() == 1
     assert w.page.locator(".leaflet-popup").count() == 0     # details in the sheet, not over it
+    assert w.page.evaluate("() => !!document.activeElement.closest('.ocop-view-feature')")
     marker = w.page.locator(".ocop-selected").bounding_box()
     assert marker["y"] + marker["height"] <= box()["y"] and marker["y"] >= bar["y"]
     w.page.screenshot(path=str(tmp_path / "phone-feature.png"))
