@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .import_diff import Diff, diff_features
 from .import_report import ID_FIELD, KIND_FILE, Import, Problem
 from .load import FILES, DataError, load_dataset
 
@@ -73,6 +74,7 @@ class Outcome:
     previous: str | None = None
     added: int = 0
     replaced: int = 0
+    diff: Diff | None = None          # what it changes, record by record (geo/import_diff.py)
 
     @property
     def ok(self) -> bool:
@@ -96,8 +98,11 @@ def import_file(data_dir: str | Path, path: str | Path, kind: str | None = None,
 
     def plan():
         changes, problems = plan_import(data_dir, imp, replace=replace)
-        existing = {f["properties"].get(ID_FIELD[imp.kind]) for f in json.loads(
-            (data_dir / rel).read_text(encoding="utf-8"))["features"]}
+        current = json.loads((data_dir / rel).read_text(encoding="utf-8"))["features"]
+        existing = {f["properties"].get(ID_FIELD[imp.kind]) for f in current}
+        if rel in changes:
+            out.diff = diff_features(current, json.loads(changes[rel])["features"],
+                                     ID_FIELD[imp.kind])
         ids = [f["properties"][ID_FIELD[imp.kind]] for f in imp.features]
         out.replaced = sum(i in existing for i in ids)
         out.added = len(ids) - out.replaced

@@ -68,13 +68,31 @@ def _options(f):
 @ocop.command("check")
 @click.argument("file", type=click.Path(dir_okay=False))
 @_options
-def check_cmd(file, kind, crs, repair, replace):
+@click.option("--diff", "show_diff", is_flag=True,
+              help="List what the import would change: records added and removed, each "
+                   "changed field old -> new, points moved.")
+@click.option("--diff-map", type=click.Path(dir_okay=False, writable=True),
+              help="Write a map (SVG) of the points the import would add, move or remove.")
+def check_cmd(file, kind, crs, repair, replace, show_diff, diff_map, **more):
     """Report what importing FILE would do; change nothing."""
     out = importer.import_file(_data_dir(), file, kind=kind, crs=crs, repair=repair,
-                               replace=replace, apply=False, progress=_progress)
+                               replace=replace, apply=False, progress=_progress, **more)
     _print_outcome(out)
     if not out.ok:
         raise click.ClickException("the file has errors; an import would change nothing")
+    if show_diff and out.diff is not None:
+        for line in out.diff.lines(importer.ID_FIELD[out.imp.kind]):
+            click.echo(line)
+    if diff_map and out.diff is not None:
+        from geo.import_diff import diff_map_svg
+        from geo.load import load_dataset
+
+        svg = diff_map_svg(load_dataset(_data_dir()).districts, out.diff)
+        if svg is None:
+            click.echo("no point is added, moved or removed: no map written")
+        else:
+            Path(diff_map).write_text(svg, encoding="utf-8")
+            click.echo(f"map of the changes: {diff_map}")
     click.echo(f"OK: an import would add {out.added} and replace {out.replaced} "
                f"{out.imp.kind}" + (" (and remove every other one: --replace)" if replace else ""))
 
