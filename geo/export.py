@@ -1,38 +1,55 @@
 """Serialise a (filtered) collection to the formats GIS tools read.  Bytes in, bytes out.
 
-GeoJSON follows RFC 7946 (WGS 84 lon/lat, right-hand rule, no `crs`, ~1 m rounding); CSV is
-UTF-8 with a byte-order mark so Excel shows Vietnamese correctly; KML, GeoPackage and
-FlatGeobuf are written by GDAL through pyogrio.
+GeoJSON follows RFC 7946 (WGS 84 lon/lat, right-hand rule, no `crs`); CSV is UTF-8 with a
+byte-order mark so Excel shows Vietnamese correctly; XLSX is one sheet (codes as text, numbers as
+numbers); KML is written here (the fields as ExtendedData, a readable table as the balloon);
+GeoPackage and FlatGeobuf are written by GDAL through pyogrio.
+
+Every download re-imports unchanged (`flask --app app ocop import FILE`, tests/test_roundtrip.py):
+points keep the data's 6 decimals (about 0.1 m, what an import stores), boundaries are rounded to
+5 (about 1.1 m); codes stay text with their leading zeros, years and stars integers, and lists
+(`links`, `former_units`) are joined with " | ", which the importer splits again.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 import tempfile
+import zipfile
+from datetime import datetime
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
 import shapely
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from . import schema
 from .records import plain as _plain
 from .text import escape
 
-COORD_DECIMALS = 5  # 1e-5 degree is about 1.1 m
+POINT_DECIMALS = 6   # the data's own precision (an import rounds to it): about 0.1 m
+COORD_DECIMALS = 5   # boundaries: 1e-5 degree is about 1.1 m
 FORMATS = {
     "geojson": ("application/geo+json", "geojson"),
     "csv": ("text/csv", "csv"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
     "kml": ("application/vnd.google-earth.kml+xml", "kml"),
     "gpkg": ("application/geopackage+sqlite3", "gpkg"),
     "fgb": ("application/flatgeobuf", "fgb"),
 }
 
 
+def decimals(geom) -> int:
+    return POINT_DECIMALS if geom is not None and geom.geom_type == "Point" else COORD_DECIMALS
+
+
 def rounded(geom):
-    return shapely.set_precision(geom, 10 ** -COORD_DECIMALS, mode="pointwise")
+    return shapely.set_precision(geom, 10 ** -decimals(geom), mode="pointwise")
 
 
 def feature(row: dict, geom, fields, id_field: str) -> dict:
@@ -71,11 +88,16 @@ def to_csv(frame, fields, geometry_type: str) -> bytes:
     geo_cols = ["lon", "lat"] if geometry_type == "Point" else ["wkt"]
     w.writerow(list(fields) + geo_cols)
     for row, geom in records(frame, fields):
-        g = rounded(geom)
-        geo = [f"{g.x:.{COORD_DECIMALS}f}", f"{g.y:.{COORD_DECIMALS}f}"] \
-            if geometry_type == "Point" else [shapely.to_wkt(g, rounding_precision=COORD_DECIMALS)]
-        w.writerow([_csv_safe(_cell(row[f])) for f in fields] + geo)
+        w.writerow([_csv_safe(_cell(row[f])) for f in fields] + _geo_cells(geom, geometry_type))
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def _geo_cells(geom, geometry_type: str) -> list[str]:
+    """lon, lat (points, the data's 6 decimals) or WKT (boundaries) as text."""
+    g = rounded(geom)
+    if geometry_type == "Point":
+        return [f"{g.x:.{POINT_DECIMALS}f}", f"{g.y:.{POINT_DECIMALS}f}"]
+    return [shapely.to_wkt(g, rounding_precision=COORD_DECIMALS)]
 
 
 def _csv_safe(text: str) -> str:
@@ -117,21 +139,129 @@ def to_fgb(frame, fields, layer: str, types=None) -> bytes:
 
 
 def kml_description(row: dict, fields) -> str:
-    """Google Earth shows <description> as HTML: every value is escaped."""
+    """Google Earth shows <description> as HTML: every value is escaped.  Only a balloon to
+    read: the fields themselves are the placemark's ExtendedData (the importer takes those and
+    knows this table for what it is, geo/import_read.py)."""
     items = "".join(f"<tr><th>{escape(f)}</th><td>{escape(_cell(row[f]))}</td></tr>"
                     for f in fields if _cell(row[f]))
     return f"<table>{items}</table>"
 
 
+# Characters XML 1.0 cannot carry at all (C0 controls but tab, CR, LF; surrogates; U+FFFE/F).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+KML_TYPES = {"Int32": "int", "float64": "double"}
+
+
+def _kml_type(column, dtype) -> str:
+    """int for integer fields and for choices among numbers (`stars`), double for reals."""
+    if dtype in KML_TYPES:
+        return KML_TYPES[dtype]
+    values = [v for v in map(_plain, column) if v is not None]
+    ints = values and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+    return "int" if ints else "string"
+
+
+def _xml(text: str) -> str:
+    return xml_escape(_NOT_XML.sub("", text), {'"': "&quot;"})
+
+
+def _kml_coords(coords) -> str:
+    return " ".join(f"{x!r},{y!r}" for x, y, *_ in coords)
+
+
+def _kml_geometry(geom) -> str:
+    if geom is None or geom.is_empty:
+        return ""
+    g = rounded(geom)
+    if g.geom_type == "Point":
+        return f"<Point><coordinates>{_kml_coords(g.coords)}</coordinates></Point>"
+    if g.geom_type == "Polygon":
+        ring = "<LinearRing><coordinates>{}</coordinates></LinearRing>"
+        inner = "".join(f"<innerBoundaryIs>{ring.format(_kml_coords(r.coords))}</innerBoundaryIs>"
+                        for r in g.interiors)
+        return (f"<Polygon><outerBoundaryIs>{ring.format(_kml_coords(g.exterior.coords))}"
+                f"</outerBoundaryIs>{inner}</Polygon>")
+    if hasattr(g, "geoms"):
+        return f"<MultiGeometry>{''.join(_kml_geometry(p) for p in g.geoms)}</MultiGeometry>"
+    raise ValueError(f"no KML for {g.geom_type}")
+
+
 def to_kml(frame, fields, layer: str, name_field: str, types=None) -> bytes:
-    """GDAL's KML driver fills <name> and <description> from the fields so called (in any
-    case), so those two carry the placemark title and an escaped HTML table of all fields."""
-    rows = [r for r, _ in records(frame, fields)]
-    rest = [f for f in fields if f.lower() not in ("name", "description")]
-    ogr = _ogr_frame(frame, rest, types)
-    ogr.insert(0, "Name", [_cell(r[name_field]) for r in rows])
-    ogr.insert(1, "Description", [kml_description(r, fields) for r in rows])
-    return _written(ogr, "KML", "kml", layer)
+    """One Placemark a feature: <name> its title, <description> an escaped HTML table of its
+    fields for Google Earth's balloon, and every field as typed ExtendedData/SimpleData (a
+    Schema of the collection's fields; empty values left out), which GIS tools and the importer
+    read.  Written here, not by GDAL: its KML driver puts fields called name or description into
+    <name> and <description> only, so their values would not survive a round trip."""
+    types = types or {}
+    out = ['<?xml version="1.0" encoding="utf-8"?>',
+           '<kml xmlns="http://www.opengis.net/kml/2.2">',
+           f'<Document id="root_doc"><name>{_xml(layer)}</name>',
+           f'<Schema name="{_xml(layer)}" id="{_xml(layer)}">']
+    out += [f'<SimpleField name="{_xml(f)}" type="{_kml_type(frame[f], types.get(f))}"/>'
+            for f in fields]
+    out += ["</Schema>", f"<Folder><name>{_xml(layer)}</name>"]
+    for n, (row, geom) in enumerate(records(frame, fields), start=1):
+        data = "".join(f'<SimpleData name="{_xml(f)}">{_xml(_cell(row[f]))}</SimpleData>'
+                       for f in fields if _cell(row[f]))
+        out.append(f'<Placemark id="{_xml(layer)}.{n}"><name>{_xml(_cell(row[name_field]))}'
+                   f'</name><description>{_xml(kml_description(row, fields))}</description>'
+                   f'<ExtendedData><SchemaData schemaUrl="#{_xml(layer)}">{data}</SchemaData>'
+                   f'</ExtendedData>{_kml_geometry(geom)}</Placemark>')
+    out += ["</Folder>", "</Document>", "</kml>", ""]
+    return "\n".join(out).encode("utf-8")
+
+
+def _xlsx_value(value):
+    """A cell: numbers as numbers (stars, years, counts, areas); everything else as text (codes
+    with their leading zeros, dates, lists joined with " | "), never a formula."""
+    value = _plain(value)
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    return ILLEGAL_CHARACTERS_RE.sub("", _cell(value))
+
+
+def to_xlsx(frame, fields, layer: str, geometry_type: str) -> bytes:
+    """One sheet named after the collection: a header row of the field names (then lon, lat or
+    wkt) and a row a feature, as the importer reads it back (first sheet, first row)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    wb = Workbook(write_only=True)
+    wb.properties.creator = "OCOP map"
+    # The same data gives the same bytes (ETags, the static build): fixed document dates.
+    wb.properties.created = wb.properties.modified = datetime(2025, 7, 1)
+    ws = wb.create_sheet(layer[:31])
+    geo_cols = ["lon", "lat"] if geometry_type == "Point" else ["wkt"]
+    ws.append(list(fields) + geo_cols)
+
+    def cell(value):
+        c = WriteOnlyCell(ws, value=value)
+        if isinstance(value, str):
+            c.data_type = "s"           # text stays text: "=1+1" is not a formula
+        return c
+    for row, geom in records(frame, fields):
+        geo = _geo_cells(geom, geometry_type)
+        geo_values = [float(v) for v in geo] if geometry_type == "Point" else geo
+        ws.append([cell(_xlsx_value(row[f])) for f in fields]
+                  + [cell(v) for v in geo_values])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _fixed_zip_times(buf.getvalue())
+
+
+def _fixed_zip_times(data: bytes) -> bytes:
+    """The workbook's ZIP with every member dated the same, so equal data gives equal bytes."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(2025, 7, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
 
 
 def export(frame, fields, fmt: str, *, layer: str, id_field: str, name_field: str,
@@ -140,6 +270,8 @@ def export(frame, fields, fmt: str, *, layer: str, id_field: str, name_field: st
         return to_geojson(frame, fields, id_field)
     if fmt == "csv":
         return to_csv(frame, fields, geometry_type)
+    if fmt == "xlsx":
+        return to_xlsx(frame, fields, layer, geometry_type)
     if fmt == "kml":
         return to_kml(frame, fields, layer, name_field, types)
     if fmt == "gpkg":

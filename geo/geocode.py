@@ -78,6 +78,12 @@ def load_wards(provinces: tuple[str, ...]) -> dict[tuple[str, str], dict]:
     return {(norm(r["districtShort"]), short_unit(r["ward"])): r for r in rows}
 
 
+def has_communes(provinces: tuple[str, ...], district_short: str) -> bool:
+    """Whether the legacy table lists communes in the district (Bạch Long Vĩ has none: the
+    island district was one unit, now the special zone of the same name)."""
+    return any(d == norm(district_short) for d, _ in load_wards(provinces))
+
+
 def find_district(name: str | None, provinces: tuple[str, ...]) -> dict | None:
     """The legacy district record for a name such as "Kiến Thụy" or "Huyện Kiến Thụy"."""
     districts = load_districts(provinces)
@@ -208,3 +214,65 @@ def ward_frame(provinces: tuple[str, ...], district_short: str):
         geometry=gpd.points_from_xy([r["wardLon"] for r in recs],
                                     [r["wardLat"] for r in recs]),
         crs="EPSG:4326", index=[short_unit(r["ward"]) for r in recs])
+
+
+def _parse(address: str, mode_name: str, level: int):
+    from vietnamadminunits import ParseMode, parse_address
+
+    try:
+        return parse_address(address, mode=getattr(ParseMode, mode_name), level=level)
+    except Exception:       # the parser raises on text it cannot read: nothing found
+        return None
+
+
+@lru_cache(maxsize=4096)
+def parse_legacy(address: str | None, provinces: tuple[str, ...]) -> dict | None:
+    """The legacy (pre-July-2025) district and commune an address names, in the region:
+    {"district", "district_code", "ward", "ward_code"} ("ward" None when only the district is
+    found); None when nothing of the region is found.  An address without its province is
+    read as in each of the region's provinces in turn."""
+    if not address:
+        return None
+    best = None
+    for text in (address, *(f"{address}, {p}" for p in provinces)):
+        unit = _parse(text, "LEGACY", 3)
+        if unit is None or getattr(unit, "short_province", None) not in provinces \
+                or not getattr(unit, "district_code", None):
+            continue
+        found = {"district": unit.district, "district_code": unit.district_code,
+                 "ward": getattr(unit, "ward", None) or None,
+                 "ward_code": getattr(unit, "ward_code", None) or None}
+        if found["ward"] and _named(found["ward"], address):
+            return found
+        best = best or {**found, "ward": None, "ward_code": None}
+    return best
+
+
+def _named(unit_name: str, address: str, typed: bool = False) -> bool:
+    """Whether the address names the unit itself (its short name as words of the text; with
+    `typed`, after a commune's type: "xã", "phường", "thị trấn", "đặc khu"), not something the
+    parser guessed from a namesake ("Huyện Kiến Thụy" does not name "Xã Kiến Thụy")."""
+    from .text import fold
+
+    short = fold(short_unit(unit_name).removeprefix("đặc khu "))
+    text = " " + " ".join(fold(address).replace(",", " , ").split()) + " "
+    if not typed:
+        return f" {short} " in text
+    return any(f" {fold(t.strip())} {short} " in text
+               for t in UNIT_TYPES + ("đặc khu ", "tt ", "p ", "x "))
+
+
+def find_2025_in(address: str | None, province: str) -> dict | None:
+    """The 2025 unit an address written in the 2025 units names ("Xã Thanh Hà", "Phường
+    Thủy Nguyên, Hải Phòng"), only when the address names it itself; else None."""
+    if not address:
+        return None
+    unit = find_2025(address.split(",")[0], province)
+    if unit is not None and (_named(unit["ward"], address, True)
+                             or norm(address.split(",")[0]) == norm(unit["wardShort"])):
+        return unit
+    parsed = _parse(f"{address}, {province}", "FROM_2025", 2)
+    if parsed is None or getattr(parsed, "short_province", None) != province \
+            or not getattr(parsed, "ward", None) or not _named(parsed.ward, address, True):
+        return None
+    return find_2025(parsed.ward, province)

@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry import mapping, shape
 
 from . import geocode
-from .import_normalise import _finish, _props, _text
+from .import_normalise import _finish, _props, _text, make_id
 from .import_read import _listify, transform_geometry
 from .import_report import Import, Problem
 from .load import FILES, unclosed_rings
@@ -94,6 +94,9 @@ def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer
                units: _Units, repair: bool, fmt: str):
     kind, probs = imp.kind, []
     props = _props(kind, values)
+    if kind != "districts" and not props.get("id"):
+        # No id column (an office's own list): a stable id from the row's name and producer.
+        props["id"] = make_id({**props, "district": _text(values.get("district"))})
     extra_precision = _text(values.get("location_precision"))
     given_xy = None
     if geom is None and pair:
@@ -128,14 +131,38 @@ def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer
                              f"{region.former_districts} former districts of "
                              f"{region.label('vi')} (before July 2025)"))
         return _finish(num, kind, props, None, probs, units, keep=False)
-    if drow is None and props.get("address"):
-        drow = _district_from_address(props["address"], units)
-    unit25 = legacy_commune = None
-    if geom is None:
-        if drow is None:
-            probs.append(Problem(num, "district", "no coordinates and no district or address "
-                                 "to place the row by"))
+    address = props.get("address")
+    # The legacy district and commune the address names (read in the region's provinces).
+    parsed = geocode.parse_legacy(address, units.provinces) if address and geom is None \
+        else None
+    from_address = False
+    if drow is None and address:
+        drow = (units.find(parsed["district_code"], parsed["district"]) if parsed
+                else _district_from_address(address, units))
+        from_address = drow is not None
+    unit25 = legacy_commune = from25 = None
+    named = props.get("commune")
+    if geom is None and not named and parsed and parsed["ward"] and drow is not None \
+            and parsed["district_code"] == drow[0]:
+        named = parsed["ward"]          # the commune the address names
+    if geom is None and drow is None:
+        # Nothing of the units before 2025: a commune or an address in the 2025 units.
+        unit25, from25 = _unit_2025(props.get("commune"), address, region)
+        if unit25 is None:
+            said = "; ".join(f"{k} {v!r}" for k, v in (("commune", props.get("commune")),
+                                                       ("address", address)) if v)
+            probs.append(Problem(num, "district", (
+                f"no coordinates, and the {said} names no commune or district of "
+                f"{region.label('vi')} (before or after 1 July 2025) to place the row by"
+                if said else "no coordinates and no district or address to place the row by")))
             return _finish(num, kind, props, None, probs, units, keep=False)
+        lon, lat = spread(unit25["wardLon"], unit25["wardLat"],
+                          props.get("producer") or props.get("name") or "")
+        geom = {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]}
+        props["location_precision"] = "commune"
+        if not address:
+            props["address"] = f"{unit25['ward']}, {region.province.full_name}"
+    elif geom is None:
         legacy = geocode.find_district(drow[1], units.provinces)
         if legacy is None:
             probs.append(Problem(num, "district", f"{drow[1]!r} is not in the address table"))
@@ -144,16 +171,31 @@ def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer
             # The sheet gave a commune and a district, not an address: write it out.
             props["address"] = ", ".join(p for p in (
                 props.get("commune"), legacy["district"], _province_full(legacy, region)) if p)
-        found = geocode.locate(legacy, props.get("commune"), units.provinces,
+        found = geocode.locate(legacy, named, units.provinces,
                                partial(units.metres_from, drow[0]), units.merged)
-        if found.precision == "district" and props.get("commune"):
+        if found.precision == "district":
             # A commune named in the units of 2025 (sources after 1 July 2025 use them).
-            unit25 = geocode.find_2025(props["commune"], region.province.name)
+            unit25, from25 = _unit_2025(props.get("commune"), address, region)
+        if unit25 is None and found.precision == "district" and not named and \
+                not geocode.has_communes(units.provinces, legacy["districtShort"]):
+            # A district without communes (an island): the 2025 unit of its name is the same
+            # ground, a commune-level unit.
+            unit25 = geocode.find_2025(legacy["districtShort"], region.province.name)
+            from25 = "address" if unit25 is not None else None
         if unit25 is not None:
             found = replace(found, lon=unit25["wardLon"], lat=unit25["wardLat"],
                             precision="commune", warning=None)
+            if from_address and not _text(values.get("district")):
+                drow = None     # the district read from a 2025 address: where the unit lies
+        if found.precision == "district" and not found.warning:
+            found = replace(found, warning=(
+                f"the address {address!r} names no commune found in {legacy['district']}"
+                if address and values.get("address") else "no commune given")
+                + "; placed at the district's centroid")
         if found.warning:
             probs.append(Problem(num, "commune", found.warning, "warning"))
+        if found.commune_name and not props.get("commune"):
+            props["commune"] = found.commune_name      # the former commune, from the address
         lon, lat = found.lon, found.lat
         if found.precision != "exact":
             # Approximate points of different producers must not share one point.
@@ -172,12 +214,17 @@ def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer
             drow = None
     if drow is not None:
         props["district_code"], props["district"] = drow[0], drow[1]
+        legacy = geocode.find_district(drow[1], units.provinces)
+        if not props.get("address") and legacy is not None:
+            # Coordinates with a district (and commune) but no address: write it out.
+            props["address"] = ", ".join(p for p in (
+                props.get("commune"), legacy["district"], _province_full(legacy, region)) if p)
     if given_xy and region.contains(*given_xy):
         probs.extend(_location_checks(num, props, drow, given_xy, units))
     # The 2025 unit: named by the row, else from the old address, else by location.
     if unit25 is not None:
         props.update(commune_2025=unit25["ward"], commune_2025_code=unit25["wardCode"],
-                     commune_2025_from="commune")
+                     commune_2025_from=from25)
     else:
         name25, code25 = geocode.commune_2025(
             _old_address(legacy_commune or props.get("commune"), props, drow, units),
@@ -198,6 +245,16 @@ def _normalise(imp: Import, num: int, values: dict, geom: Any, pair, transformer
         probs.append(Problem(num, "description_en", "no English description; the Vietnamese "
                              "one is used", "warning"))
     return _finish(num, kind, props, geom, probs, units)
+
+
+def _unit_2025(commune: str | None, address: str | None, region: Region):
+    """(2025 unit, "commune" | "address"): a commune or an address written in the units from
+    1 July 2025; (None, None) when neither names one."""
+    unit = geocode.find_2025(commune, region.province.name)
+    if unit is not None:
+        return unit, "commune"
+    unit = geocode.find_2025_in(address, region.province.name)
+    return (unit, "address") if unit is not None else (None, None)
 
 
 def _province_full(legacy: dict, region: Region) -> str:

@@ -83,13 +83,15 @@ class Outcome:
 
 def import_file(data_dir: str | Path, path: str | Path, kind: str | None = None,
                 crs: str | None = None, repair: bool = False, replace: bool = False,
-                apply: bool = True, progress=None, note: str = "") -> Outcome:
+                apply: bool = True, progress=None, note: str = "",
+                sheet: str | None = None) -> Outcome:
     """Check a file and, when `apply` and there is no error, write it in (all or nothing)."""
     from .store import Store
     from .importer import read_import  # geo/importer.py imports this module: import late
 
     data_dir = Path(data_dir)
-    imp = read_import(path, data_dir, kind=kind, crs=crs, repair=repair, progress=progress)
+    imp = read_import(path, data_dir, kind=kind, crs=crs, repair=repair, progress=progress,
+                      sheet=sheet)
     out = Outcome(imp, list(imp.problems))
     if not imp.ok:
         return out

@@ -8,9 +8,11 @@ Only what the file says: no schema (geo/import_normalise.py) and no placing
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import math
+import re
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -18,12 +20,14 @@ from typing import Any, Callable
 
 from shapely.geometry import mapping
 
+from .import_columns import (HEADER_MIN, HEADER_SCAN, ColumnMap, find_header,
+                             header_score, key, map_headers)
 from .import_report import Problem
 from .region import Region
 
 
 FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".geojson": "geojson", ".json": "geojson",
-           ".kml": "kml", ".zip": "shapefile", ".gpkg": "gpkg"}
+           ".kml": "kml", ".zip": "shapefile", ".gpkg": "gpkg", ".fgb": "fgb"}
 
 
 MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
@@ -34,8 +38,8 @@ MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
 
 
 def sniff(raw: bytes) -> tuple[str, str]:
-    """(type, description) of the bytes: xlsx, shapefile, kmz, zip, sqlite, json, xml, text,
-    binary."""
+    """(type, description) of the bytes: xlsx, shapefile, kmz, zip, sqlite, fgb, json, xml,
+    text, binary."""
     if raw.startswith(b"PK\x03\x04"):
         try:
             names = zipfile.ZipFile(io.BytesIO(raw)).namelist()
@@ -50,6 +54,8 @@ def sniff(raw: bytes) -> tuple[str, str]:
         return "zip", "a ZIP archive without a shapefile"
     if raw.startswith(b"SQLite format 3\x00"):
         return "sqlite", "an SQLite database / GeoPackage"
+    if raw.startswith(b"fgb\x03"):
+        return "fgb", "a FlatGeobuf file"
     for magic, what in MAGIC:
         if what and raw.startswith(magic):
             return "binary", what
@@ -65,9 +71,9 @@ def sniff(raw: bytes) -> tuple[str, str]:
 
 
 EXPECTED = {"csv": {"text"}, "xlsx": {"xlsx"}, "geojson": {"json"}, "kml": {"xml"},
-            "shapefile": {"shapefile"}, "gpkg": {"sqlite"}}
+            "shapefile": {"shapefile"}, "gpkg": {"sqlite"}, "fgb": {"fgb"}}
 FORMAT_NAMES = {"csv": "CSV", "xlsx": "Excel (.xlsx)", "geojson": "GeoJSON", "kml": "KML",
-                "shapefile": "a zipped shapefile", "gpkg": "GeoPackage"}
+                "shapefile": "a zipped shapefile", "gpkg": "GeoPackage", "fgb": "FlatGeobuf"}
 
 
 def decode_text(raw: bytes) -> tuple[str | None, Problem | None]:
@@ -110,50 +116,97 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def _unguarded(text: str) -> str:
+    """A CSV cell without the apostrophe our downloads put before a text starting with = + - @
+    (geo/export._csv_safe, against spreadsheet formulas), so a download re-imports unchanged."""
+    return text[1:] if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@", "\t", "\r") \
+        else text
+
+
 def _header(names) -> list[str]:
     return [str(n).strip().lower().lstrip("\ufeff") if n is not None else "" for n in names]
 
 
-def _read_csv(text: str) -> tuple[list[tuple[int, dict]], list[Problem]]:
+def _read_csv(text: str) -> tuple[list[tuple[int, dict]], list[Problem], list[ColumnMap]]:
+    """The rows under the header row (the first naming known fields: a title block above it
+    is skipped), keyed by field (geo/import_columns.py), and the mapping used."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    rows, problems = [], []
-    try:
-        header = _header(next(reader))
-    except StopIteration:
-        return [], [Problem(None, None, "the file has no header row")]
+    lines = []
     for values in reader:
-        line = reader.line_num
+        lines.append((reader.line_num, values))
+        if len(lines) >= HEADER_SCAN:
+            break
+    at = find_header([v for _, v in lines])
+    if at is None:
+        return [], [Problem(None, None, "the file has no header row")], []
+    header_line, header = lines[at]
+    cmap = map_headers(header)
+    cmap.where = f"header row {header_line}"
+    rows, problems = [], []
+
+    def take(line, values):
         if not any(v.strip() for v in values):
-            continue
+            return
         if len(values) > len(header):
             problems.append(Problem(line, None, f"has {len(values)} cells but the header has "
                                     f"{len(header)} columns (a comma inside an unquoted "
                                     "text?)"))
-        rows.append((line, {h: _clean(v) for h, v in zip(header, values) if h}))
-    return rows, problems
+        rows.append((line, {k: _clean(_unguarded(v)) for k, v in zip(cmap.keys, values) if k}))
+    for line, values in lines[at + 1:]:
+        take(line, values)
+    for values in reader:
+        take(reader.line_num, values)
+    return rows, problems, [cmap]
 
 
-def _read_xlsx(path: Path) -> tuple[list[tuple[int, dict]], list[Problem]]:
+def _read_xlsx(path: Path, sheet: str | None = None):
+    """(rows, problems, column maps, labels) of the sheet named `sheet`, else of every sheet
+    whose header row names a product's (or destination's) name, else of the first sheet.
+    Rows of several sheets are numbered in one sequence; `labels` gives each number's
+    (sheet, row) for the report."""
     from openpyxl import load_workbook
 
     wb = load_workbook(path, read_only=True, data_only=True)
     try:
-        ws = wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
-        header, rows, n = None, [], 0
-        for n, values in enumerate(it, start=1):
-            if header is None:
-                if any(v not in (None, "") for v in values):
-                    header = _header(values)
-                continue
-            if all(v in (None, "") for v in values):
-                continue
-            rows.append((n, {h: _clean(v) for h, v in zip(header, values) if h}))
+        sheets = [(ws.title, [list(v) for v in ws.iter_rows(values_only=True)])
+                  for ws in wb.worksheets]
     finally:
         wb.close()
-    if header is None:
-        return [], [Problem(None, None, "the first sheet has no header row")]
-    return rows, []
+    if sheet is not None:
+        chosen = [s for s in sheets if s[0] == sheet] or \
+            [s for s in sheets if key(s[0]) == key(sheet)]
+        if not chosen:
+            names = ", ".join(f"'{t}'" for t, _ in sheets)
+            return [], [Problem(None, None, f"no sheet named {sheet!r}; the workbook has "
+                                f"{names}")], [], {}
+    else:
+        chosen = []
+        for title, values in sheets:
+            at = find_header(values)
+            if at is not None and "name" in map_headers(values[at]).fields \
+                    and header_score(values[at]) >= HEADER_MIN:
+                chosen.append((title, values))
+        chosen = chosen or sheets[:1]
+    several = len(chosen) > 1 or (sheet is None and len(sheets) > 1)
+    rows, maps, labels, num = [], [], {}, 0
+    for title, values in chosen:
+        at = find_header(values)
+        if at is None:
+            continue
+        cmap = map_headers(values[at])
+        cmap.where = (f"sheet '{title}', " if several or sheet else "") + f"header row {at + 1}"
+        maps.append(cmap)
+        for n, cells in enumerate(values[at + 1:], start=at + 2):
+            if all(v in (None, "") for v in cells):
+                continue
+            num = num + 1 if len(chosen) > 1 else n
+            if len(chosen) > 1:
+                labels[num] = (title, n)
+            rows.append((num, {k: _clean(v) for k, v in zip(cmap.keys, cells) if k}))
+    if not maps:
+        return [], [Problem(None, None, "the sheet has no header row")], [], {}
+    maps[-1].skipped = [t for t, _ in sheets if t not in {c[0] for c in chosen}]
+    return rows, [], maps, labels
 
 
 def _crs_of_geojson(doc: dict) -> str | None:
@@ -206,12 +259,42 @@ def _read_gis(path: Path, fmt: str):
     for i, (values, geom) in enumerate(zip(gdf[cols].itertuples(index=False, name=None),
                                            gdf.geometry), start=1):
         props = {str(c).strip().lower(): _clean(v) for c, v in zip(cols, values)}
-        if fmt == "kml" and "id2" in props:
-            # LIBKML gives the <Placemark id> as `id` and renames a data field `id` to `id2`.
-            props["id"] = props.pop("id2")
+        if fmt == "kml":
+            props = _kml_fields(props)
         g = mapping(geom) if geom is not None and not geom.is_empty else None
         rows.append((i, props, _listify(g) if g else None))
     return crs, rows, []
+
+
+# What GDAL's KML drivers read from a placemark itself (lower case); a data field (ExtendedData)
+# of one of these names comes with a "2" after it (`id2`, `name2`, `description2`).
+_KML_OWN = ("id", "name", "description", "timestamp", "begin", "end", "altitudemode",
+            "tessellate", "extrude", "visibility", "draworder", "icon", "snippet")
+# The balloon our own KML download writes (geo/export.kml_description): a table of every field.
+_KML_TABLE = re.compile(r"<table>(?:<tr><th>[^<>]*</th><td>[^<>]*</td></tr>)*</table>")
+_KML_CELL = re.compile(r"<tr><th>([^<>]*)</th><td>([^<>]*)</td></tr>")
+
+
+def _kml_fields(props: dict) -> dict:
+    """A placemark's values: its ExtendedData (Data, SchemaData/SimpleData) fields; its <name>
+    and <description> (and <Placemark id>) where no data field of that name has a value; and
+    never the balloon of our own KML download as a description: that table lists the fields,
+    which are read from it where the file has no data field for them (older downloads)."""
+    out = {k: v for k, v in props.items() if k not in _KML_OWN}
+    for k in ("id", "name", "description"):
+        # GDAL names a data field `id2` (SimpleData) or fills `id` itself (Data): either way
+        # the data field's value, when there is one, is the one meant.
+        v = out.pop(k + "2", None)
+        out[k] = v if v is not None else props.get(k)
+    balloon = out["description"]
+    if props.get("description2") is None and isinstance(balloon, str) \
+            and _KML_TABLE.fullmatch(balloon.strip()):
+        out["description"] = None
+        for k, v in _KML_CELL.findall(balloon):
+            k = html.unescape(k).strip().lower()
+            if out.get(k) is None:
+                out[k] = _clean(html.unescape(v))
+    return out
 
 
 def _listify(g):

@@ -258,7 +258,7 @@
       .forEach(function (n) { v.appendChild(n); });
     var links = el("p", {"class": "ocop-links"});
     links.appendChild(el("span", {}, msg("download") + ":"));
-    P.downloadLinks = ["geojson", "csv", "kml", "gpkg"].map(function (fmt) {
+    P.downloadLinks = ["geojson", "csv", "xlsx", "kml", "gpkg"].map(function (fmt) {
       var a = el("a", {"data-format": fmt, download: "", "class": "ocop-button"}, fmt.toUpperCase());
       links.appendChild(a);
       return a;
