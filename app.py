@@ -32,6 +32,18 @@ DEFAULTS = {
     "FASTPATH": True,
     "TILE_ATTRIBUTION": '&copy; <a href="https://www.openstreetmap.org/copyright">'
                         "OpenStreetMap</a> contributors",
+    # /admin (web/admin.py, web/accounts.py): accounts file ("" = <DATA_DIR>/.history/users.json),
+    # session cookie (HttpOnly is Flask's default; Secure off only for local http), login
+    # limits (failures per address and per account name), uploads.
+    "ADMIN_ACCOUNTS_FILE": "",
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "LOGIN_LIMITS_PER_ADDRESS": "5 per 15 minutes; 10 per hour; 20 per day",
+    "LOGIN_LIMITS_PER_ACCOUNT": "5 per 15 minutes; 10 per hour; 20 per day",
+    "LOGIN_LIMITS_STORAGE": "memory://",
+    "UPLOAD_MAX_BYTES": 50 * 1024 * 1024,
+    "UPLOAD_KEEP_HOURS": 24,
+    "UPLOADS_MAX_TOTAL_BYTES": 500 * 1024 * 1024,
 }
 # Static and vendor files are compressed on the fly; cached pages carry their own gzip.
 I18N = {"BABEL_DEFAULT_LOCALE": DEFAULT_LANG,

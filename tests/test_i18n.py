@@ -195,8 +195,9 @@ def _admin_pages(c, lang: str) -> dict[str, str]:
 
     pages = {"/admin": c.get("/admin" + q)}
     pages["/admin/login (wrong)"] = c.post("/admin/login" + q, data={
-        "password": "no", "csrf_token": token(pages["/admin"])})
-    c.post("/admin/login" + q, data={"password": PASSWORD, "csrf_token": token(pages["/admin"])})
+        "username": "admin", "password": "no", "csrf_token": token(pages["/admin"])})
+    c.post("/admin/login" + q, data={"username": "admin", "password": PASSWORD,
+                                     "csrf_token": token(pages["/admin"])})
     pages["/admin (in)"] = c.get("/admin" + q)
     with (DATA / "lonlat.csv").open("rb") as f:
         pages["/admin/check"] = c.post("/admin/check" + q, data={

@@ -281,14 +281,17 @@ def test_admin_login_csrf_check_and_apply(data_copy):
     c = app.test_client()
     c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"     # the page's words below are English
     token = _csrf(c.get("/admin").get_data(as_text=True))
-    assert c.post("/admin/login", data={"password": "right horse"}).status_code == 400
-    assert c.post("/admin/login", data={"password": "wrong", "csrf_token": token}
+    assert c.post("/admin/login", data={"username": "admin", "password": "right horse"}
+                  ).status_code == 400
+    assert c.post("/admin/login", data={"username": "admin", "password": "wrong",
+                                        "csrf_token": token}
                   ).status_code == 403
     before = snapshot(data_copy)
     up = {"csrf_token": token, "file": (open(DATA / "lonlat.csv", "rb"), "lonlat.csv")}
     assert c.post("/admin/check", data=up, content_type="multipart/form-data"
                   ).status_code == 403      # not logged in
-    assert c.post("/admin/login", data={"password": "right horse", "csrf_token": token}
+    assert c.post("/admin/login", data={"username": "admin", "password": "right horse",
+                                        "csrf_token": token}
                   ).status_code == 302
     token = _csrf(c.get("/admin").get_data(as_text=True))
     bad = {"csrf_token": token, "file": (open(DATA / "star_zero.csv", "rb"), "star_zero.csv")}

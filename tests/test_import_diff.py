@@ -4,7 +4,10 @@ nothing."""
 from __future__ import annotations
 
 import copy
+import html
 import json
+
+import pytest
 
 from geo.import_diff import diff_features, diff_map_svg
 from geo.load import load_dataset
@@ -37,7 +40,8 @@ def test_diff_names_added_removed_changed_fields_and_moves():
     assert diff_features(old, copy.deepcopy(old), "id").empty
 
 
-def test_check_diff_lists_and_maps_the_changes_and_changes_nothing(app_on, data_copy, tmp_path):
+def _changes(data_copy):
+    """A file that renames one product and moves another by 0.02° of longitude."""
     doc = json.loads((data_copy / "products.geojson").read_text(encoding="utf-8"))
     first, second = doc["features"][0], doc["features"][1]
     renamed = copy.deepcopy(first)
@@ -45,9 +49,15 @@ def test_check_diff_lists_and_maps_the_changes_and_changes_nothing(app_on, data_
     moved = copy.deepcopy(second)
     x, y = moved["geometry"]["coordinates"]
     moved["geometry"]["coordinates"] = [round(x + 0.02, 6), y]
+    body = json.dumps({"type": "FeatureCollection", "features": [renamed, moved]},
+                      ensure_ascii=False)
+    return first, second, renamed, body
+
+
+def test_check_diff_lists_and_maps_the_changes_and_changes_nothing(app_on, data_copy, tmp_path):
+    first, second, renamed, body = _changes(data_copy)
     upload = tmp_path / "changes.geojson"
-    upload.write_text(json.dumps({"type": "FeatureCollection", "features": [renamed, moved]},
-                                 ensure_ascii=False), encoding="utf-8")
+    upload.write_text(body, encoding="utf-8")
     before = snapshot(data_copy)
     svg = tmp_path / "changes.svg"
     result = run(app_on, "check", str(upload), "--diff", "--diff-map", str(svg))
@@ -67,3 +77,20 @@ def test_the_review_map_draws_added_moved_and_removed_points(data_copy):
     svg = diff_map_svg(districts, d)
     assert svg and svg.count("<path") > 27          # the 27 outlines, then the points
     assert diff_map_svg(districts, diff_features([], [], "id")) is None
+
+
+@pytest.mark.parametrize("lang, says", [("en", "0 added, 0 removed, 2 changed (1 moved)"),
+                                        ("vi", "0 thêm mới, 0 bị xoá, 2 thay đổi (1 dời vị trí)")])
+def test_admin_shows_the_review_and_its_map_before_apply(data_copy, lang, says):
+    from tests.test_admin import check_upload, log_in, make_app
+
+    first, second, renamed, body = _changes(data_copy)
+    before = snapshot(data_copy)
+    c = make_app(data_copy, SESSION_COOKIE_SECURE=False).test_client()
+    log_in(c, lang=lang)
+    page = check_upload(c, name="changes.geojson", lang=lang,
+                        data=body.encode("utf-8")).get_data(as_text=True)
+    assert says in page
+    assert html.escape(renamed["properties"]["name"]) in page
+    assert 'src="data:image/svg+xml;base64,' in page        # the map of the moved point
+    assert snapshot(data_copy) == before                     # nothing applied yet

@@ -18,6 +18,8 @@ from geo import importer, stats
 from geo.load import DataError
 from geo.store import Store, StoreError
 
+from . import audit
+from .cli_users import user as user_cmd
 from .state import refresh_state, state
 
 ocop = AppGroup("ocop", help="Check, import and roll back the map's data; statistics.")
@@ -60,6 +62,9 @@ def _options(f):
                           "ring order) instead of refusing them."),
         click.option("--replace", is_flag=True,
                      help="Replace the whole collection by the file (default: merge by id)."),
+        click.option("--sheet", default=None,
+                     help="The Excel sheet to read (default: every sheet whose header row "
+                          "names known columns, else the first)."),
     ]):
         f = opt(f)
     return f
@@ -100,16 +105,20 @@ def check_cmd(file, kind, crs, repair, replace, show_diff, diff_map, **more):
 @ocop.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @_options
-def import_cmd(file, kind, crs, repair, replace):
+def import_cmd(file, kind, crs, repair, replace, sheet):
     """Import FILE (products, destinations or districts): all or nothing."""
     try:
         out = importer.import_file(_data_dir(), file, kind=kind, crs=crs, repair=repair,
-                                   replace=replace, progress=_progress)
+                                   replace=replace, progress=_progress, sheet=sheet)
     except StoreError as e:
         raise click.ClickException(str(e)) from e
     _print_outcome(out)
     if not out.ok or out.version is None:
+        audit.record_cli(_data_dir(), "import", ok=False, file=Path(file).name,
+                         reason="has_errors" if not out.ok else "nothing_changed")
         raise click.ClickException("nothing was changed")
+    audit.record_cli(_data_dir(), "import", file=Path(file).name, version=out.version,
+                     previous=out.previous, added=out.added, replaced=out.replaced)
     click.echo(f"imported: {out.added} added, {out.replaced} replaced; data version "
                f"{out.version} (before: {out.previous}; undo with "
                f"`flask --app app ocop rollback {out.previous}`)")
@@ -154,6 +163,7 @@ def rollback_cmd(version):
             new = store.rollback(version)
     except (StoreError, OSError) as e:
         raise click.ClickException(str(e)) from e
+    audit.record_cli(_data_dir(), "rollback", version=new, previous=before)
     click.echo(f"data version is now {new} (was {before})")
 
 
@@ -168,18 +178,22 @@ def _products() -> list[dict]:
 @click.option("--by", "by", type=click.Choice(["all", "district", "commune", "category",
                                                 "stars"]), default="all")
 def stats_cmd(by):
-    """Counts by district (before 2025), 2025 commune, OCOP group and stars."""
-    s = stats.product_stats(_products())
-    click.echo(s["total"])
-    sections = [("district", "By district (before July 2025)", "by_district"),
-                ("commune", "By commune (from July 2025)", "by_commune_2025"),
-                ("category", "By OCOP group", "by_category"),
-                ("stars", "By stars", "by_stars")]
-    for key, title, field in sections:
+    """Counts by district (before 2025), 2025 commune, OCOP group and stars: every unit,
+    zero ones too, as /stats shows them."""
+    records = _products()
+    ds = state().dataset
+    tables = stats.report_tables(records, stats.units_of(ds.districts),
+                                 stats.units_of(ds.communes), state().as_of)
+    click.echo(stats.star_line([int(r["stars"]) for r in records]))
+    sections = [("district", "By district (before July 2025)", "districts"),
+                ("commune", "By commune (from July 2025)", "communes"),
+                ("category", "By OCOP group", "categories"),
+                ("stars", "By stars", "stars")]
+    for key, title, table in sections:
         if by in ("all", key):
             click.echo(f"\n{title}:")
-            for g in s[field]:
-                click.echo(f"  {g.label}: {g.line}")
+            for row in tables[table].rows:
+                click.echo(f"  {row.name}: {row.line}")
 
 
 @ocop.command("expiring")
@@ -202,6 +216,7 @@ def expiring_cmd(months):
 def init_app(app: Flask) -> None:
     """Register the `ocop` commands and the data reload check."""
     app.cli.add_command(ocop)
+    ocop.add_command(user_cmd)      # `ocop user ...`: the /admin accounts (web/cli_users.py)
 
     @app.before_request
     def _follow_the_data():
