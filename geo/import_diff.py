@@ -120,9 +120,10 @@ def diff_features(old: list[dict], new: list[dict], id_field: str) -> Diff:
 ADDED, MOVED, REMOVED = "#2b8a3e", "#e8590c", "#c92a2a"
 
 
-def diff_map_svg(districts, diff: Diff) -> str | None:
+def diff_map_svg(districts, diff: Diff, view=None) -> str | None:
     """The points an import adds, moves (a line from the old place) or removes, over the
-    former districts' outlines; None when no point is added, moved or removed."""
+    former districts' outlines, framed on `view` (the region's first view: far islands would
+    shrink the rest) widened to every point; None when no point is added, moved or removed."""
     added = [p for p in map(_point, diff.added) if p]
     removed = [p for p in map(_point, diff.removed) if p]
     moved = diff.moved
@@ -145,6 +146,13 @@ def diff_map_svg(districts, diff: Diff) -> str | None:
             if pts:
                 ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=22, c=colour,
                            marker=marker, zorder=3)
+        if view is not None:
+            xs = [p[0] for p in added + removed] + [v for c in moved for v in
+                                                      (c.old_xy[0], c.new_xy[0])]
+            ys = [p[1] for p in added + removed] + [v for c in moved for v in
+                                                      (c.old_xy[1], c.new_xy[1])]
+            ax.set_xlim(min([view[0], *xs]) - 0.02, max([view[2], *xs]) + 0.02)
+            ax.set_ylim(min([view[1], *ys]) - 0.02, max([view[3], *ys]) + 0.02)
         ax.set_axis_off()
         ax.set_aspect("equal")
         buf = io.StringIO()

@@ -340,7 +340,8 @@ def _diff_map(out) -> str | None:
     """The review map of the points the import adds, moves or removes, as an image URI."""
     if not out.ok or out.diff is None:
         return None
-    svg = diff_map_svg(state().dataset.districts, out.diff)
+    dataset = state().dataset
+    svg = diff_map_svg(dataset.districts, out.diff, dataset.region.view)
     return data_uri(svg) if svg else None
 
 

@@ -92,7 +92,8 @@ def check_cmd(file, kind, crs, repair, replace, show_diff, diff_map, **more):
         from geo.import_diff import diff_map_svg
         from geo.load import load_dataset
 
-        svg = diff_map_svg(load_dataset(_data_dir()).districts, out.diff)
+        dataset = load_dataset(_data_dir())
+        svg = diff_map_svg(dataset.districts, out.diff, dataset.region.view)
         if svg is None:
             click.echo("no point is added, moved or removed: no map written")
         else:
