@@ -247,7 +247,9 @@
     var o = options || {}, map = OcopMap.map, group = OcopMap.layers[layerKey];
     var hit = find(layerKey, id);
     if (!hit || !map || !group) { return false; }
-    OcopMap.returnFocus = o.returnTo || document.activeElement;
+    // Opened from a marker: remember the marker, not its element, which a cluster may redraw.
+    var opener = o.returnTo || document.activeElement;
+    OcopMap.returnFocus = opener && opener === hit.marker.getElement() ? hit.marker : opener;
     if (!map.hasLayer(group)) { map.addLayer(group); }
     if (group.getVisibleParent && !group.hasLayer(hit.marker)) {
       OcopMap.setFilter({categories: [], stars: [], districts: [], communes: []});
@@ -275,6 +277,7 @@
     writeUrl();
     var back = OcopMap.returnFocus;
     OcopMap.returnFocus = null;
+    if (back && back.getElement) { back = back.getElement(); }
     if (restoreFocus && back && document.contains(back)) { back.focus(); }
   };
 

@@ -157,7 +157,15 @@ def test_keyboard_search_first_escape_returns_focus_clusters_open(watch, live_se
     w.page.wait_for_function(
         "() => document.activeElement.classList.contains('leaflet-marker-icon')", timeout=10000)
     # A marker is a button: Enter opens it with focus inside; Escape gives focus back to it.
-    w.page.evaluate("() => document.querySelector('.leaflet-marker-icon .ocop-pin').closest('.leaflet-marker-icon').focus()")
+    w.page.wait_for_timeout(800)     # the clusters' zoom animation has settled
+    w.page.evaluate("""() => {
+      const free = document.querySelector('.ocop-side').getBoundingClientRect().right;
+      const pins = [...document.querySelectorAll('.leaflet-marker-icon .ocop-pin')]
+        .map(p => p.closest('.leaflet-marker-icon')).filter(n => {
+          const r = n.getBoundingClientRect();
+          return r.left > free + 40 && r.right < innerWidth - 200 && r.top > 200 &&
+                 r.bottom < innerHeight - 40; });
+      pins[0].focus(); }""")
     marker = w.page.evaluate("() => document.activeElement.getAttribute('aria-label')")
     assert re.search(r"\d stars", marker)
     w.page.keyboard.press("Enter")
