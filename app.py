@@ -12,6 +12,7 @@ from geo.load import DataError, load_dataset
 from web import admin, assets, exports, maps, offline, ogc, pages, stats_pages
 from web.errors import register_errors
 from web.security import register_security_headers
+from web.cors import register_cors
 from web.i18n import DEFAULT_LANG, register_language_header, select_locale
 from web.state import build_state
 from web import cli as ocop_cli
@@ -80,6 +81,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(offline.bp)   # manifest, favicon, service worker
     register_errors(app)
     register_security_headers(app)
+    register_cors(app)
     register_language_header(app)
     ocop_cli.init_app(app)
     static_site.init_app(app)

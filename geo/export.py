@@ -2,8 +2,14 @@
 
 GeoJSON follows RFC 7946 (WGS 84 lon/lat, right-hand rule, no `crs`); CSV is UTF-8 with a
 byte-order mark so Excel shows Vietnamese correctly; XLSX is one sheet (codes as text, numbers as
-numbers); KML is written here (the fields as ExtendedData, a readable table as the balloon);
-GeoPackage and FlatGeobuf are written by GDAL through pyogrio.
+numbers, dates as dates); KML is written here (the fields as ExtendedData, a readable table as
+the balloon); GeoPackage, FlatGeobuf and the zipped shapefile (short DBF names: SHAPEFILE_NAMES)
+are written by GDAL through pyogrio; `csvt` is the CSV's GDAL type sidecar.
+
+One schema in every format (tests/test_formats_schema.py): the layer is the collection's name
+(`products`, ...; the GeoJSON's `name` member, the KML folder, the XLSX sheet), and the field
+types are `column_types` of geo/schema.py: stars, years and counts integers, reals reals, dates
+dates where the format has them, everything else text.
 
 Every download re-imports unchanged (`flask --app app ocop import FILE`, tests/test_roundtrip.py):
 points keep the data's 6 decimals (about 0.1 m, what an import stores), boundaries are rounded to
@@ -16,15 +22,15 @@ import csv
 import io
 import json
 import re
+import shutil
 import tempfile
 import zipfile
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
 import geopandas as gpd
-import pandas as pd
-import pyogrio
+import numpy as np
 import shapely
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -41,6 +47,33 @@ FORMATS = {
     "kml": ("application/vnd.google-earth.kml+xml", "kml"),
     "gpkg": ("application/geopackage+sqlite3", "gpkg"),
     "fgb": ("application/flatgeobuf", "fgb"),
+    "shp.zip": ("application/zip", "shp.zip"),
+    "csvt": ("text/plain", "csvt"),
+}
+# Shapefile (DBF) field names are at most 10 characters: the one mapping from the schema's longer
+# names (any name not listed is short enough already).  The importer accepts these names too
+# (geo/import_columns.py).
+SHAPEFILE_NAMES = {
+    "commune_2025": "com25",
+    "commune_2025_code": "com25_code",
+    "commune_2025_from": "com25_from",
+    "district_code": "dist_code",
+    "commune_code": "com_code",
+    "certified_year": "cert_year",
+    "certified_date": "cert_date",
+    "certificate_status": "cert_state",
+    "certificate_expires": "cert_ends",
+    "description": "descr",
+    "description_en": "descr_en",
+    "location_precision": "loc_prec",
+    "location_source": "loc_source",
+    "spatial_district_code": "spat_dist",
+    "district_check": "dist_check",
+    "province_before": "prov_prev",
+    "products_3_stars": "prod_3star",
+    "products_4_stars": "prod_4star",
+    "products_5_stars": "prod_5star",
+    "former_units": "from_units",
 }
 
 
@@ -106,36 +139,115 @@ def _csv_safe(text: str) -> str:
 
 
 def column_types(collection: str) -> dict[str, str]:
-    """{field: pandas dtype} of a collection's published fields, from the one schema: years
-    and counts stay integers (nullable) in every GIS format, not reals."""
-    return {f.name: f.ogr_type for f in schema.SCHEMAS[collection] if f.public}
+    """{field: type} of a collection's published fields, from the one schema, the same in every
+    GIS format: years, counts and stars integers (nullable), dates dates (`date`), reals reals,
+    everything else text."""
+    def kind(f) -> str:
+        if f.type == "date":
+            return "date"
+        if f.choices and all(isinstance(c, int) and not isinstance(c, bool) for c in f.choices):
+            return "Int32"
+        return f.ogr_type
+    return {f.name: kind(f) for f in schema.SCHEMAS[collection] if f.public}
 
 
-def _ogr_frame(frame, fields, types: dict | None = None) -> gpd.GeoDataFrame:
-    """Lists become ' | '-joined text; everything else keeps the schema's type."""
-    types = types or {}
-    cols = {}
+def _field_array(values: list, kind: str, text_bytes: int | None = None):
+    """(numpy array, null mask or None) of one column as pyogrio writes it: Int32 -> int32,
+    float64 -> float64, date -> datetime64[D] (a GDAL Date), anything else text."""
+    missing = np.array([v is None for v in values], dtype=bool)
+    if kind == "Int32":
+        return np.array([0 if v is None else int(v) for v in values], dtype="int32"), missing
+    if kind == "float64":
+        return np.array([np.nan if v is None else float(v) for v in values]), None
+    if kind == "date":
+        return np.array([v or "NaT" for v in values], dtype="datetime64[D]"), None
+    texts = [None if v is None else str(v) for v in values]
+    if text_bytes:      # cut at a character boundary, not inside one
+        texts = [t if t is None else t.encode()[:text_bytes].decode(errors="ignore")
+                 for t in texts]
+    return np.array(texts, dtype=object), None
+
+
+def _written(frame, fields, types: dict | None, driver: str, suffix: str, layer: str,
+             names: dict | None = None, text_bytes: int | None = None,
+             geometry_type: str | None = None, **options) -> Path:
+    """Write the fields (lists ' | '-joined, each column of its schema type) and the rounded
+    geometries with GDAL into a temporary folder; returns the folder (the caller removes it)."""
+    from pyogrio.raw import write
+
+    types, names = types or {}, names or {}
+    data, masks = [], []
     for f in fields:
-        values = [_cell(v) if isinstance(_plain(v), list) else _plain(v) for v in frame[f]]
-        cols[f] = pd.array(values, dtype=types[f]) if types.get(f, "object") != "object" \
-            else values
-    return gpd.GeoDataFrame(cols, geometry=frame.geometry.map(rounded).to_numpy(),
-                            crs="EPSG:4326")
+        values = [_plain(v) for v in frame[f]]
+        values = [_cell(v) if isinstance(v, list) else v for v in values]
+        array, mask = _field_array(values, types.get(f, "object"), text_bytes)
+        data.append(array)
+        masks.append(mask)
+    geoms = [rounded(g) for g in frame.geometry]
+    kinds = {g.geom_type for g in geoms if g is not None} or {geometry_type or "Point"}
+    if kinds <= {"Point"}:
+        geometry_type = "Point"
+    else:   # polygons and multipolygons together: all multipolygons, one geometry type
+        geometry_type = "MultiPolygon"
+        geoms = [shapely.MultiPolygon([g]) if g is not None and g.geom_type == "Polygon" else g
+                 for g in geoms]
+    tmp = Path(tempfile.mkdtemp())
+    write(tmp / f"{layer}.{suffix}", np.array(shapely.to_wkb(geoms), dtype=object), data,
+          [names.get(f, f) for f in fields], field_mask=masks, layer=layer, driver=driver,
+          geometry_type=geometry_type, crs="EPSG:4326", **options)
+    return tmp
 
 
-def _written(frame: gpd.GeoDataFrame, driver: str, suffix: str, layer: str, **options) -> bytes:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{layer}.{suffix}"
-        pyogrio.write_dataframe(frame, path, layer=layer, driver=driver, **options)
-        return path.read_bytes()
+def _written_file(frame, fields, types, driver: str, suffix: str, layer: str,
+                  geometry_type: str | None = None) -> bytes:
+    tmp = _written(frame, fields, types, driver, suffix, layer, geometry_type=geometry_type)
+    try:
+        return (tmp / f"{layer}.{suffix}").read_bytes()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
-def to_gpkg(frame, fields, layer: str, types=None) -> bytes:
-    return _written(_ogr_frame(frame, fields, types), "GPKG", "gpkg", layer)
+def to_gpkg(frame, fields, layer: str, types=None, geometry_type=None) -> bytes:
+    return _written_file(frame, fields, types, "GPKG", "gpkg", layer, geometry_type)
 
 
-def to_fgb(frame, fields, layer: str, types=None) -> bytes:
-    return _written(_ogr_frame(frame, fields, types), "FlatGeobuf", "fgb", layer)
+def to_fgb(frame, fields, layer: str, types=None, geometry_type=None) -> bytes:
+    """FlatGeobuf has no date type: dates are GDAL DateTimes (midnight) there."""
+    return _written_file(frame, fields, types, "FlatGeobuf", "fgb", layer, geometry_type)
+
+
+SHAPEFILE_PARTS = ("shp", "shx", "dbf", "prj", "cpg")
+
+
+def to_shapefile_zip(frame, fields, layer: str, types=None, geometry_type=None) -> bytes:
+    """A zipped shapefile: LAYER.shp, .shx, .dbf, .prj (WGS 84) and .cpg (UTF-8), field names
+    shortened by SHAPEFILE_NAMES, members dated alike so equal data gives equal bytes.  A DBF text
+    holds at most 254 bytes: a longer one (a commune formed from many units) is cut there."""
+    tmp = _written(frame, fields, types, "ESRI Shapefile", "shp", layer, SHAPEFILE_NAMES,
+                   text_bytes=254, geometry_type=geometry_type,
+                   layer_options={"ENCODING": "UTF-8"})
+    try:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+            for part in SHAPEFILE_PARTS:
+                info = zipfile.ZipInfo(f"{layer}.{part}", date_time=(2025, 7, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, (tmp / f"{layer}.{part}").read_bytes())
+        return out.getvalue()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+_CSVT = {"Int32": "Integer", "float64": "Real", "date": "Date"}
+
+
+def to_csvt(fields, geometry_type: str, types=None) -> bytes:
+    """GDAL's CSV sidecar: the type of each column of the CSV download (saved next to it with
+    the same name but .csvt, GDAL and QGIS read the CSV typed, with its points or WKT)."""
+    types = types or {}
+    cols = [_CSVT.get(types.get(f, "object"), "String") for f in fields]
+    cols += ["CoordX", "CoordY"] if geometry_type == "Point" else ["WKT"]
+    return (",".join(f'"{c}"' for c in cols) + "\r\n").encode("ascii")
 
 
 def kml_description(row: dict, fields) -> str:
@@ -222,9 +334,10 @@ def _xlsx_value(value):
     return ILLEGAL_CHARACTERS_RE.sub("", _cell(value))
 
 
-def to_xlsx(frame, fields, layer: str, geometry_type: str) -> bytes:
+def to_xlsx(frame, fields, layer: str, geometry_type: str, types=None) -> bytes:
     """One sheet named after the collection: a header row of the field names (then lon, lat or
-    wkt) and a row a feature, as the importer reads it back (first sheet, first row)."""
+    wkt) and a row a feature, as the importer reads it back (first sheet, first row).  Dates are
+    date cells shown YYYY-MM-DD."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
@@ -236,7 +349,13 @@ def to_xlsx(frame, fields, layer: str, geometry_type: str) -> bytes:
     geo_cols = ["lon", "lat"] if geometry_type == "Point" else ["wkt"]
     ws.append(list(fields) + geo_cols)
 
-    def cell(value):
+    dates = {f for f in fields if (types or {}).get(f) == "date"}
+
+    def cell(value, is_date=False):
+        if is_date and isinstance(value, str):
+            c = WriteOnlyCell(ws, value=date.fromisoformat(value))
+            c.number_format = "yyyy-mm-dd"
+            return c
         c = WriteOnlyCell(ws, value=value)
         if isinstance(value, str):
             c.data_type = "s"           # text stays text: "=1+1" is not a formula
@@ -244,7 +363,7 @@ def to_xlsx(frame, fields, layer: str, geometry_type: str) -> bytes:
     for row, geom in records(frame, fields):
         geo = _geo_cells(geom, geometry_type)
         geo_values = [float(v) for v in geo] if geometry_type == "Point" else geo
-        ws.append([cell(_xlsx_value(row[f])) for f in fields]
+        ws.append([cell(_xlsx_value(row[f]), f in dates) for f in fields]
                   + [cell(v) for v in geo_values])
     buf = io.BytesIO()
     wb.save(buf)
@@ -267,15 +386,19 @@ def _fixed_zip_times(data: bytes) -> bytes:
 def export(frame, fields, fmt: str, *, layer: str, id_field: str, name_field: str,
            geometry_type: str, types: dict | None = None) -> bytes:
     if fmt == "geojson":
-        return to_geojson(frame, fields, id_field)
+        return to_geojson(frame, fields, id_field, {"name": layer})   # GDAL's layer name
     if fmt == "csv":
         return to_csv(frame, fields, geometry_type)
     if fmt == "xlsx":
-        return to_xlsx(frame, fields, layer, geometry_type)
+        return to_xlsx(frame, fields, layer, geometry_type, types)
     if fmt == "kml":
         return to_kml(frame, fields, layer, name_field, types)
     if fmt == "gpkg":
-        return to_gpkg(frame, fields, layer, types)
+        return to_gpkg(frame, fields, layer, types, geometry_type)
     if fmt == "fgb":
-        return to_fgb(frame, fields, layer, types)
+        return to_fgb(frame, fields, layer, types, geometry_type)
+    if fmt == "shp.zip":
+        return to_shapefile_zip(frame, fields, layer, types, geometry_type)
+    if fmt == "csvt":
+        return to_csvt(fields, geometry_type, types)
     raise ValueError(f"unknown format {fmt!r}")

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from .export import SHAPEFILE_NAMES
 from .schema import SCHEMAS
 from .text import fold
 
@@ -81,6 +82,10 @@ for _field, _names in HEADERS.items():
         _LOOKUP.setdefault(key(_n), _field)
 for _n in IGNORED:
     _LOOKUP.setdefault(key(_n), None)
+# The zipped shapefile download's short field names (DBF allows 10 characters; the one mapping
+# is geo/export.py's SHAPEFILE_NAMES): read back as the fields they stand for.
+for _field, _n in SHAPEFILE_NAMES.items():
+    _LOOKUP.setdefault(key(_n), _field)
 # Every stored or derived field of every collection, and the coordinate columns, under its own
 # name: kept as they are (a re-imported download has them all), never listed as ignored.
 OWN_NAMES = {f.name for fields in SCHEMAS.values() for f in fields} | {

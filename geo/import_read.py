@@ -107,7 +107,7 @@ def _clean(v: Any) -> Any:
     if isinstance(v, float) and math.isnan(v):
         return None
     if isinstance(v, datetime):
-        return v.date().isoformat()
+        return None if v != v else v.date().isoformat()     # NaT: an empty GIS date
     if isinstance(v, date):
         return v.isoformat()
     if isinstance(v, str):

@@ -1,4 +1,7 @@
-"""Downloads: /export/<collection>.<format>, filtered by the same parameters as the map."""
+"""Downloads: /export/<collection>.<format>, filtered by the same parameters as the map.
+
+A format may have a two-part suffix (`shp.zip`, a zipped shapefile); `csvt` is the CSV's GDAL
+type sidecar, named like the CSV of the same filters."""
 from __future__ import annotations
 
 from functools import partial
@@ -45,6 +48,9 @@ def _build(name: str, fmt: str, f):
 @bp.get("/<collection>.<fmt>")
 def download(collection: str, fmt: str):
     st = state()
+    if "." in collection:       # a two-part suffix: products.shp.zip
+        collection, first = collection.split(".", 1)
+        fmt = f"{first}.{fmt}"
     if collection not in st.collections:
         return bad_request("collection", f"unknown collection; expected one of "
                                          f"{', '.join(st.collections)}")
