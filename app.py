@@ -1,6 +1,7 @@
 """The application factory: `flask --app app run` serves the map on the data in data/."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -19,6 +20,8 @@ from web import cli as ocop_cli
 from web import static_site
 from web import handbook as handbook_web
 from web import fastpath
+from web import product_pages
+from web import proxy, settings
 
 ROOT = Path(__file__).resolve().parent
 
@@ -28,6 +31,10 @@ DEFAULTS = {
     "TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     # Origins allowed to frame /embed, space-separated; "*" only if you mean every site.
     "EMBED_ORIGINS": "",
+    # The site's public address behind proxies (web/proxy.py): "" = each request's own, as
+    # the TRUSTED_PROXIES in front forward it (0: X-Forwarded-* headers are ignored).
+    "PUBLIC_URL": "",
+    "TRUSTED_PROXIES": 0,
     # The WSGI layer that answers repeat requests for public cached responses before Flask
     # (web/fastpath.py); off: every request goes through Flask.
     "FASTPATH": True,
@@ -57,8 +64,14 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the app.  Settings: DEFAULTS, then OCOP_* environment variables, then `config`."""
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config.update(DEFAULTS, **COMPRESS, **I18N)
+    known = set(app.config)            # an OCOP_* variable naming none of these is a typo
     app.config.from_prefixed_env("OCOP")
     app.config.update(config or {})
+    try:
+        # Every setting checked before anything runs (web/settings.py).
+        app.config.update(settings.validate(app.config, known=known, environ=os.environ))
+    except settings.SettingsError as e:
+        raise click.ClickException(f"{e}\nFix the setting(s) above; nothing was served.") from e
     app.json.ensure_ascii = False
     try:
         dataset = load_dataset(app.config["DATA_DIR"])
@@ -79,6 +92,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(handbook_web.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(offline.bp)   # manifest, favicon, service worker
+    app.register_blueprint(product_pages.bp)   # /products/<id>, /destinations/<id>, sitemap
     register_errors(app)
     register_security_headers(app)
     register_cors(app)
@@ -88,4 +102,6 @@ def create_app(config: dict | None = None) -> Flask:
     handbook_web.init_app(app)
     if app.config["FASTPATH"]:
         fastpath.install(app)
+    # Outside the fast path, whose cache key must see the public scheme, host and prefix.
+    proxy.install(app)
     return app

@@ -72,7 +72,7 @@ def child(data_dir: str, out: str, jobs: str) -> None:
     t0 = time.perf_counter()
     from app import create_app
     from geo.handbook import PARALLEL_MIN_CARDS
-    from web.handbook import build_pdf, parse_request
+    from web.handbook import DEFAULT_PUBLIC_URL, build_pdf, parse_request
 
     app = create_app({"DATA_DIR": data_dir})
     t1 = time.perf_counter()
@@ -84,7 +84,7 @@ def child(data_dir: str, out: str, jobs: str) -> None:
         used = int(jobs) if jobs != "auto" else (
             min(os.cpu_count() or 1, 4) if n >= PARALLEL_MIN_CARDS else 1)
         with TreeMemory() as mem:
-            build_pdf(lang, f, app.config["PUBLIC_URL"], target=out,
+            build_pdf(lang, f, app.config["PUBLIC_URL"] or DEFAULT_PUBLIC_URL, target=out,
                       jobs=None if jobs == "auto" else int(jobs))
     t2 = time.perf_counter()
     pages = None

@@ -238,6 +238,24 @@ def _body(resp) -> bytes:
     return gzip.decompress(data) if resp.headers.get("Content-Encoding") == "gzip" else data
 
 
+def product_page_weight(app, product_id: str | None = None) -> dict[str, int]:
+    """A product page's first load, gzipped at level 6 per response like the rest of this
+    table: its HTML, its stylesheet and its images (the static map and the QR code).
+    {part: bytes gz}; the first product of the data unless `product_id`."""
+    st = app.extensions["ocop"]
+    fid = product_id or st.collections["products"].frame.index[0]
+    client = app.test_client()
+    html = _body(_get(client, f"/products/{fid}?lang=vi"))
+    text = html.decode("utf-8")
+    parts = {"HTML": html}
+    for url in referenced_assets(html):
+        if url.endswith(".css"):
+            parts["CSS"] = _body(_get(client, url))
+    for url in re.findall(r'<img[^>]*\ssrc="([^"]+)"', text):
+        parts[f"image {url.rsplit('/', 1)[-1]}"] = _body(_get(client, url))
+    return {k: len(gzip.compress(v, compresslevel=6, mtime=0)) for k, v in parts.items()}
+
+
 @dataclass
 class ServerTimes:
     """Per run, in ms: app start-up, `/` cold, `/` plus its same-origin JS/CSS cold, `/` warm."""
@@ -245,6 +263,7 @@ class ServerTimes:
     cold: list[float] = field(default_factory=list)
     cold_all: list[float] = field(default_factory=list)
     warm: list[float] = field(default_factory=list)
+    product: dict[str, int] = field(default_factory=dict)   # product_page_weight()
 
 
 def _timed(fn):
@@ -306,7 +325,7 @@ def _med(values) -> str:
     return f"{m:,.1f}" if m < 10 else f"{m:,.0f}"
 
 
-def table(ours: Side, plain: Side) -> list[str]:
+def table(ours: Side, plain: Side, product: dict[str, int] | None = None) -> list[str]:
     rows = [(f"{k} (KB gz)", _kb(ours.first.gz[k]), _kb(plain.first.gz[k])) for k in KINDS]
     rows += [
         ("total (KB gz)", _kb(ours.first.total_gz), _kb(plain.first.total_gz)),
@@ -322,6 +341,10 @@ def table(ours: Side, plain: Side) -> list[str]:
         ("load event (ms, median)", _med(l.load_ms for l in ours.loads),
          _med(l.load_ms for l in plain.loads)),
     ]
+    if product:
+        # The electronic brand card: /products/<id> with its CSS and images, no script.
+        rows.append(("product page + CSS + images (KB gz)", _kb(sum(product.values())),
+                     "n/a"))
     width = max(len(r[0]) for r in rows)
     cols = (max(len(ours.name), *(len(r[1]) for r in rows)),
             max(len(plain.name), *(len(r[2]) for r in rows)))
@@ -398,6 +421,7 @@ def measure(data_dir: Path, runs: int, cdn: LocalCDN, workdir: Path,
     from playwright.sync_api import sync_playwright
 
     server, app = time_ours(data_dir, runs, page_path)
+    server.product = product_page_weight(app)
     dataset = load_dataset(data_dir)
     districts = districts_collection(dataset)
     plain_times, plain_html = time_plain(dataset, districts, runs)
@@ -469,7 +493,7 @@ def main(argv=None) -> None:
           f"KB = 1000 B)")
     print(f"{describe_data(args.data, args.scale, dataset)}; runs: {args.runs}")
     print()
-    print("\n".join(table(ours, plain)))
+    print("\n".join(table(ours, plain, ours.server.product)))
     print("\n".join(NOTES))
     print()
     print("\n".join(missing_lines([ours, plain], cdn)))

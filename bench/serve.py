@@ -1,4 +1,4 @@
-"""Server throughput: map pages, downloads and OGC items, beside nginx and pygeoapi.
+"""Server throughput: map pages, downloads and OGC items (filtered too), beside nginx and pygeoapi.
 
     python -m bench.serve                          # data/, 64 connections, 6 s per server and row
     python -m bench.serve --scale 10323            # the national-scale synthetic set
@@ -10,10 +10,15 @@ Three servers run side by side in one run, on 127.0.0.1:
   --factory app:create_app` (or `--server gunicorn`: `gunicorn -w 2 -k gthread --threads 4`);
 - nginx (Debian's package, as many worker processes, access log off) serving the very bytes
   and headers the app answered for each row, saved to files: the baseline of a static server;
-- pygeoapi 0.21.0 (from PyPI, in its own venv bench/.venv-pygeoapi, created on first use from
-  bench/requirements-pygeoapi.txt) under the same server settings, serving `products` and
-  `districts` through its GeoJSON provider from files written from the app's own downloads:
-  the baseline of the OGC rows, with the same features.
+- pygeoapi 0.24.0 (from PyPI, in its own venv bench/.venv-pygeoapi, created on first use from
+  bench/requirements-pygeoapi.txt with a Python >= 3.12, which pygeoapi 0.24 needs: python3.13
+  or python3.12 on PATH or under pyenv, or PYGEOAPI_PYTHON=/path) under the same server
+  settings, serving `products` and `districts` through its GeoJSON provider from files written
+  from the app's own downloads: the baseline of the OGC rows, with the same features.  Its
+  GeoJSON provider ignores `filter`, `sortby` and `bbox`, so the filtered rows (a CQL2
+  comparison, a bbox, a sortby) go to `products_postgis`: the app's GeoPackage download loaded
+  into a throw-away PostGIS (bench/postgis.py; Debian's postgresql, postgis and gdal-bin),
+  served by pygeoapi's PostgreSQL provider, the one that evaluates all three in the database.
 
 The load generator is wrk (Debian: `apt-get install -y wrk`), keep-alive, --connections
 connections.  Each row is measured in two passes: `Accept-Encoding: gzip` (as browsers send it)
@@ -31,9 +36,10 @@ statuses >= 400.
 
 Targets (from the project's issues): the app within 3x of nginx serving the same bytes (app
 req/s >= nginx req/s / 3) for the cached pages and the products download; at least 5x
-pygeoapi's requests per second on products items (limit=100) and on the full districts
-collection.  Every load run stops by itself after its seconds; every server started here runs
-in its own process group and is stopped at the end, also on an error or Ctrl-C.
+pygeoapi's requests per second on products items (limit=100), on the full districts
+collection and on the filtered products queries (CQL2 filter, bbox, sortby), with no errors.
+Every load run stops by itself after its seconds; every server started here (and the PostGIS)
+runs in its own process group and is stopped at the end, also on an error or Ctrl-C.
 """
 from __future__ import annotations
 
@@ -42,11 +48,13 @@ import json
 import math
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,9 +62,11 @@ from bench.common import (HOST, ROOT, SERVERS, WRK_DONE, Load, Server, clean_env
                           fetch, find_tool, free_port, machine_line, package_version,
                           raise_on_sigterm, require_server, run_wrk, server_cmd, server_label,
                           signals_ignored, synthetic_data, table, tool_version)
+from bench.postgis import PostGIS, ogr2ogr, pg_bin, postgis
 
 PYG_VENV = ROOT / "bench" / ".venv-pygeoapi"
 PYG_REQUIREMENTS = ROOT / "bench" / "requirements-pygeoapi.txt"
+PYG_PYTHON = (3, 12)        # pygeoapi 0.24 needs at least this Python
 NGINX_TARGET = 3.0          # nginx req/s / app req/s, at most
 PYG_TARGET = 5.0            # app req/s / pygeoapi req/s, at least
 WARMUP_SECONDS = 1
@@ -81,6 +91,13 @@ class Row:
     pyg_target: bool = False      # part of the ">= 5x pygeoapi" target
 
 
+# The filtered queries, the same on both servers (pygeoapi's from PostGIS, see the docstring).
+PYG_FILTERED = "products_postgis"
+FILTERED = [("products filter stars>=4 (CQL2)", "filter=stars%3E%3D4&filter-lang=cql2-text"),
+            ("products bbox", "bbox=106.6,20.7,106.8,20.9"),
+            ("products sortby=name", "sortby=name")]
+
+
 def rows_for(counts: dict[str, int]) -> list[Row]:
     def full(name):   # one page holding the whole collection, as the app's download does
         return f"/collections/{name}/items?limit={max(100, counts[name])}&f=json"
@@ -97,7 +114,9 @@ def rows_for(counts: dict[str, int]) -> list[Row]:
         Row("districts items limit=100", "/ogc/collections/districts/items?limit=100",
             "/collections/districts/items?limit=100&f=json", True,
             pyg_target=counts["districts"] <= 100),
-    ]
+    ] + [Row(label, f"/ogc/collections/products/items?{query}&limit=100",
+             f"/collections/{PYG_FILTERED}/items?{query}&limit=100&f=json", True,
+             pyg_target=True) for label, query in FILTERED]
 
 
 def headers_for(row: Row, variant: str) -> dict:
@@ -106,19 +125,52 @@ def headers_for(row: Row, variant: str) -> dict:
 
 # -- pygeoapi -----------------------------------------------------------------------------------
 
+def python_version(python: str | Path) -> tuple[int, ...]:
+    """(major, minor) of a Python interpreter, () if it does not run."""
+    try:
+        out = subprocess.run([str(python), "-c", "import sys; print(*sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=60)
+    except OSError:
+        return ()
+    return tuple(map(int, out.stdout.split())) if out.returncode == 0 else ()
+
+
+def base_python() -> str:
+    """A Python new enough for pygeoapi: PYGEOAPI_PYTHON, this one, python3.13 or python3.12 on
+    PATH, or the newest under pyenv."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = sorted(pyenv.glob("3.*/bin/python3"), key=lambda p: python_version(p), reverse=True)
+    for python in (os.environ.get("PYGEOAPI_PYTHON"), sys.executable, shutil.which("python3.13"),
+                   shutil.which("python3.12"), *found):
+        if python and python_version(python) >= PYG_PYTHON:
+            return str(python)
+    raise SystemExit(f"pygeoapi {pinned_pygeoapi()} needs Python >= "
+                     f"{'.'.join(map(str, PYG_PYTHON))}; install one (e.g. Debian trixie's "
+                     f"python3, or pyenv) or set PYGEOAPI_PYTHON=/path/to/python3.12")
+
+
+def pinned_pygeoapi() -> str:
+    return next(line.split("==", 1)[1].strip() for line in PYG_REQUIREMENTS.read_text()
+                .splitlines() if line.startswith("pygeoapi=="))
+
+
 def pygeoapi_python(install: bool) -> Path:
-    """The Python of bench/.venv-pygeoapi, created (pygeoapi and the servers) if missing."""
+    """The Python of bench/.venv-pygeoapi, created (pygeoapi as pinned, its PostgreSQL
+    provider's drivers and the servers) if missing or out of date."""
     py = PYG_VENV / "bin" / "python"
-    probe = [str(py), "-c", "import pygeoapi, gunicorn, granian"]
+    probe = [str(py), "-c", "import importlib.metadata as m, gunicorn, granian, psycopg2, "
+             f"geoalchemy2; assert m.version('pygeoapi') == {pinned_pygeoapi()!r}"]
     if py.exists() and subprocess.run(probe, capture_output=True, timeout=120).returncode == 0:
         return py
     venv, req = PYG_VENV.relative_to(ROOT), PYG_REQUIREMENTS.relative_to(ROOT)
     if not install:
-        raise SystemExit(f"pygeoapi is not installed in {venv}; run without --no-install, or: "
-                         f"python3 -m venv {venv} && {venv}/bin/pip install -r {req}")
+        raise SystemExit(f"pygeoapi {pinned_pygeoapi()} is not installed in {venv}; run "
+                         f"without --no-install, or: python3.12 -m venv {venv} && "
+                         f"{venv}/bin/pip install -r {req}")
     print(f"Installing pygeoapi into {venv}/ (from {req}) ...", flush=True)
-    if not py.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PYG_VENV)], check=True, timeout=300)
+    if not py.exists() or python_version(py) < PYG_PYTHON:
+        subprocess.run([base_python(), "-m", "venv", "--clear", str(PYG_VENV)], check=True,
+                       timeout=300)
     subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(PYG_REQUIREMENTS)],
                    check=True, timeout=1200)
     return py
@@ -149,8 +201,7 @@ def pygeoapi_config(port: int, collections: dict[str, dict], max_items: int) -> 
         "keywords": ["ocop", "hai phong"],
         "extents": {"spatial": {"bbox": c["bbox"],
                                 "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
-        "providers": [{"type": "feature", "name": "GeoJSON", "data": str(c["path"]),
-                       "id_field": c["id_field"]}],
+        "providers": [c["provider"]],
     } for name, c in collections.items()}
     return {
         "server": {
@@ -178,23 +229,34 @@ def pygeoapi_config(port: int, collections: dict[str, dict], max_items: int) -> 
     }
 
 
-def start_pygeoapi(args, tmp: Path, app: Server, pyg_python: Path,
+def download(app: Server, path: str, target: Path) -> bytes:
+    status, _, body = fetch(app.port, path, GEO, timeout=PROBE_TIMEOUT)
+    if status != 200:
+        raise RuntimeError(f"the app answered HTTP {status} for {path}")
+    target.write_bytes(body)
+    return body
+
+
+def start_pygeoapi(args, tmp: Path, app: Server, pyg_python: Path, db: PostGIS,
                    servers: list[Server]) -> tuple[Server, dict[str, int]]:
-    """Write pygeoapi's data from the app's downloads, its configuration, and start it."""
+    """Write pygeoapi's data from the app's downloads (GeoJSON files; the products GeoPackage
+    into PostGIS), its configuration, and start it."""
     pdir = tmp / "pygeoapi"
     pdir.mkdir()
     collections, counts = {}, {}
     for name, id_field, title in (("products", "id", "OCOP products"),
                                   ("districts", "code", "Districts")):
-        status, _, body = fetch(app.port, f"/export/{name}.geojson", GEO, timeout=PROBE_TIMEOUT)
-        if status != 200:
-            raise RuntimeError(f"the app answered HTTP {status} for /export/{name}.geojson")
-        fc = json.loads(body)
         path = pdir / f"{name}.geojson"
-        path.write_bytes(body)
+        fc = json.loads(download(app, f"/export/{name}.geojson", path))
         counts[name] = len(fc["features"])
-        collections[name] = {"path": path, "id_field": id_field, "title": title,
-                             "bbox": bbox_of(fc)}
+        collections[name] = {"title": title, "bbox": bbox_of(fc), "provider": {
+            "type": "feature", "name": "GeoJSON", "data": str(path), "id_field": id_field}}
+    gpkg = pdir / "products.gpkg"
+    download(app, "/export/products.gpkg", gpkg)
+    db.load(gpkg, "products", "id")
+    collections[PYG_FILTERED] = {**collections["products"], "provider": {
+        "type": "feature", "name": "PostgreSQL", "data": db.url, "id_field": "id",
+        "table": "products", "geom_field": "geom"}}
     port = free_port()
     config, openapi = pdir / "pygeoapi-config.yml", pdir / "pygeoapi-openapi.yml"
     config.write_text(json.dumps(pygeoapi_config(port, collections, max(100, *counts.values())),
@@ -319,6 +381,15 @@ def probe(server: Server, path: str, headers: dict) -> Result:
     except (ValueError, KeyError, TypeError, OSError):
         features = None
     return Result(True, size=len(body), features=features, alone_s=alone)
+
+
+def same_features(res: dict[str, Result], label: str, notes: list[str]) -> None:
+    """A note when pygeoapi's answer holds another number of features than the app's: the
+    row would not compare the same work."""
+    app, pyg = res["app"], res.get("pygeoapi")
+    if pyg and app.available and pyg.available and app.features != pyg.features:
+        notes.append(f"{label}: the app answered {app.features} features, pygeoapi "
+                     f"{pyg.features}")
 
 
 def queue_wait(args, alone_s: float) -> float:
@@ -483,7 +554,7 @@ def verdict(results) -> tuple[str, bool]:
     text = (f"Targets {'MET' if met else 'NOT MET'}: the app within {NGINX_TARGET:g}x of nginx "
             f"serving the same bytes (map pages, products download) and at least "
             f"{PYG_TARGET:g}x pygeoapi's requests per second (products items limit=100, full "
-            f"districts collection)")
+            f"districts collection, products filtered by CQL2, bbox and sortby)")
     problems = slow + weak + [f"not measured: {m}" for m in missing] + (
         [f"{errors} error(s) from the app or nginx"] if errors else [])
     return text + (f"; {'; '.join(problems)}." if problems else "."), met
@@ -541,6 +612,7 @@ def main(argv=None) -> int:
     find_tool("wrk")
     nginx_bin = find_tool("nginx")
     require_server(args.server)
+    pg_bin(), ogr2ogr()          # pygeoapi's filtered rows: fail now if they cannot run
     pyg_python = pygeoapi_python(install=not args.no_install)
     raise_on_sigterm()
     print(f"Reproduce: {command_line(args)}", flush=True)
@@ -548,7 +620,7 @@ def main(argv=None) -> int:
     servers: list[Server] = []
     notes: list[str] = []
     results = []
-    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp, ExitStack() as stack:
         tmp = Path(tmp)
         data_dir = synthetic_data(tmp / "data", args.scale)
         try:
@@ -559,7 +631,9 @@ def main(argv=None) -> int:
                          "/export/districts.geojson")
             servers.append(app)
             app.start()
-            pyg, counts = start_pygeoapi(args, tmp, app, pyg_python, servers)
+            db = stack.enter_context(postgis(tmp))     # stopped after the servers
+            pyg, counts = start_pygeoapi(args, tmp, app, pyg_python, db, servers)
+            db_label = db.versions()
             rows = rows_for(counts)
             plan = [("gzip", r) for r in rows]
             if not args.no_identity:
@@ -579,7 +653,8 @@ def main(argv=None) -> int:
                 res = measure_row(args, script, sides, headers_for(row, variant),
                                   f"{variant} {row.label}", notes)
                 results.append((variant, row, res))
-                print(f"  {variant:8} {row.label:29} " + "  ".join(
+                same_features(res, f"{variant} {row.label}", notes)
+                print(f"  {variant:8} {row.label:31} " + "  ".join(
                     f"{n} {side_cells(r, False)[0]}" + (" req/s" if r.available else "")
                     for n, r in res.items()), flush=True)
         finally:
@@ -596,7 +671,8 @@ def main(argv=None) -> int:
     print(f"Servers: the app under {label}; nginx {tool_version([nginx_bin, '-v'])}, "
           f"{args.workers} workers, the app's bytes and headers as static files; pygeoapi "
           f"{package_version(pyg_python, 'pygeoapi')} under the same server settings, from "
-          f"files written from the app's downloads")
+          f"files written from the app's downloads (GeoJSON provider) and, for the filtered rows, "
+          f"from the app's GeoPackage in PostGIS (PostgreSQL provider; {db_label})")
     print(f"Data: {data}: {counts['products']:,} products, {counts['districts']} districts")
     print(f"Load: wrk, {args.connections} connections, keep-alive; figures are medians over the "
           f"rounds; the servers and wrk share the {os.cpu_count()} CPUs, and so does anything "
@@ -607,12 +683,13 @@ def main(argv=None) -> int:
     print("\n".join(nginx_table(results)))
     print()
     print(f"The app beside pygeoapi serving the same features (target: app/pygeoapi >= "
-          f"{PYG_TARGET:g}x on products items and the full districts collection)")
+          f"{PYG_TARGET:g}x on products items, the full districts collection and the filtered "
+          f"queries)")
     print("\n".join(pygeoapi_table(results)))
     print()
     print("Paths (the app | pygeoapi):")
     for row in rows:
-        print(f"  {row.label:29} {row.app_path}" + (f" | {row.pyg_path}" if row.pyg_path else ""))
+        print(f"  {row.label:31} {row.app_path}" + (f" | {row.pyg_path}" if row.pyg_path else ""))
     print("variant: Accept-Encoding sent (the geospatial rows also send Accept: "
           "application/geo+json); bytes: one response body as sent; feat: features in it;")
     print("err: socket errors, time-outs and HTTP statuses >= 400 during the load; latencies "

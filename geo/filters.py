@@ -13,8 +13,10 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from . import cql2, crs
 from .categories import CATEGORIES, STARS
 from .certificates import STATUSES
+from .errors import FilterError
 from .spatial import METRIC_CRS
 from .text import fold
 
@@ -23,10 +25,8 @@ DEFAULT_RADIUS_KM = 10.0
 MAX_Q_LENGTH = 200
 
 
-class FilterError(ValueError):
-    def __init__(self, parameter: str, message: str):
-        self.parameter = parameter
-        super().__init__(f"{parameter}: {message}")
+# FilterError lives in geo/errors.py (geo/crs.py and geo/cql2.py raise it too); it is
+# imported from here everywhere else.
 
 
 @dataclass(frozen=True)
@@ -41,21 +41,24 @@ class Filter:
     bbox: tuple[float, float, float, float] | None = None
     near: tuple[float, float] | None = None
     radius_km: float = DEFAULT_RADIUS_KM
+    cql: cql2.Cql | None = None             # `filter` (CQL2, OGC API Part 3)
     applied: tuple[str, ...] = field(default=(), compare=False)
 
     def is_empty(self) -> bool:
         return not (self.districts or self.communes or self.certificates or self.categories
-                    or self.kinds or self.stars or self.q or self.bbox or self.near)
+                    or self.kinds or self.stars or self.q or self.bbox or self.near or self.cql)
 
 
 # Which filters make sense for which collection.  A filter that cannot apply is an error
 # rather than silently ignored, so a wrong link never looks like an empty result.
+# `filter` (CQL2 on any published property, see geo/cql2.py) applies everywhere.
+_CQL = {"filter", "filter-lang", "filter-crs"}
 APPLIES = {
     "products": {"district", "commune", "certificate", "category", "stars", "q", "bbox",
-                 "near", "radius_km"},
-    "destinations": {"district", "commune", "kind", "q", "bbox", "near", "radius_km"},
-    "districts": {"district", "q", "bbox", "near", "radius_km"},
-    "communes": {"district", "commune", "q", "bbox", "near", "radius_km"},
+                 "near", "radius_km", *_CQL},
+    "destinations": {"district", "commune", "kind", "q", "bbox", "near", "radius_km", *_CQL},
+    "districts": {"district", "q", "bbox", "near", "radius_km", *_CQL},
+    "communes": {"district", "commune", "q", "bbox", "near", "radius_km", *_CQL},
 }
 FILTER_PARAMS = frozenset().union(*APPLIES.values())
 
@@ -78,8 +81,20 @@ def _lon_lat(param: str, lon: float, lat: float) -> None:
         raise FilterError(param, "longitude must be in [-180, 180] and latitude in [-90, 90]")
 
 
+def bbox_numbers(raw: str) -> list[float]:
+    """4 numbers, or 6 with heights (minx,miny,minz,maxx,maxy,maxz): the heights are
+    dropped (OGC API - Features Part 1 allows both; the data is 2D)."""
+    n = 6 if raw.count(",") == 5 else 4
+    values = _floats("bbox", raw, n)
+    if n == 6:
+        if values[2] > values[5]:
+            raise FilterError("bbox", "expected minz <= maxz")
+        values = [values[0], values[1], values[3], values[4]]
+    return values
+
+
 def parse_bbox(raw: str) -> tuple[float, float, float, float]:
-    x0, y0, x1, y1 = _floats("bbox", raw, 4)
+    x0, y0, x1, y1 = bbox_numbers(raw)
     _lon_lat("bbox", x0, y0)
     _lon_lat("bbox", x1, y1)
     if x0 > x1 or y0 > y1:
@@ -88,8 +103,10 @@ def parse_bbox(raw: str) -> tuple[float, float, float, float]:
 
 
 def parse_filter(args, collection: str, known_districts=None, kinds=None,
-                 known_communes=None) -> Filter:
-    """Build a Filter from a MultiDict-like `args` (getlist/get).  Raises FilterError."""
+                 known_communes=None, crs_choices=None) -> Filter:
+    """Build a Filter from a MultiDict-like `args` (getlist/get).  Raises FilterError.
+
+    `crs_choices`: the CRS URIs `filter-crs` may name (geo/crs.py)."""
     allowed = APPLIES[collection]
     present = [k for k in FILTER_PARAMS if args.get(k) not in (None, "")]
     for name in present:
@@ -147,9 +164,16 @@ def parse_filter(args, collection: str, known_districts=None, kinds=None,
             raise FilterError("radius_km", f"must be between 0 and {MAX_RADIUS_KM:g}")
         if near is None:
             raise FilterError("radius_km", "needs near=lon,lat")
+    cql = None
+    if args.get("filter"):
+        cql = cql2.parse(args["filter"], args.get("filter-lang"), collection,
+                         args.get("filter-crs"), crs_choices or crs.supported())
+    elif args.get("filter-lang") or args.get("filter-crs"):
+        name = "filter-lang" if args.get("filter-lang") else "filter-crs"
+        raise FilterError(name, "needs filter")
     return Filter(districts=districts, communes=communes, certificates=certs, categories=cats, kinds=kind_list,
                   stars=tuple(dict.fromkeys(stars)), q=fold(q), bbox=bbox, near=near,
-                  radius_km=radius, applied=tuple(sorted(present)))
+                  radius_km=radius, cql=cql, applied=tuple(sorted(present)))
 
 
 def apply_filter(frame: gpd.GeoDataFrame, f: Filter, text_columns) -> gpd.GeoDataFrame:
@@ -181,6 +205,8 @@ def apply_filter(frame: gpd.GeoDataFrame, f: Filter, text_columns) -> gpd.GeoDat
         origin = gpd.GeoSeries([shapely.Point(f.near)], crs="EPSG:4326").to_crs(METRIC_CRS)[0]
         metric = frame.geometry.to_crs(METRIC_CRS)
         mask &= (metric.distance(origin) <= f.radius_km * 1000).to_numpy()
+    if f.cql is not None:
+        mask &= cql2.mask(frame, f.cql)
     return frame[mask]
 
 

@@ -23,8 +23,9 @@ from .text import vi_sorted
 # -- links ------------------------------------------------------------------------------------
 
 def permalink(base_url: str, product_id: str, lang: str) -> str:
-    """The web map with this product's popup open: `<base>/?sel=products:<id>&lang=<lang>`."""
-    return f"{base_url.rstrip('/')}/?sel=products:{quote(str(product_id), safe='')}&lang={lang}"
+    """The product's own page (web/product_pages.py), which links to it on the map:
+    `<base>/products/<id>?lang=<lang>`."""
+    return f"{base_url.rstrip('/')}/products/{quote(str(product_id), safe='')}?lang={lang}"
 
 
 def shop_links(links) -> list[str]:

@@ -143,6 +143,9 @@ LAYERS = ("products", "destinations", "districts", "communes")
 DEFAULT_LAYERS = ("products", "destinations", "districts")
 CONTROLS = ("search", "filters", "legend", "layers", "locate", "zoom")
 EMBED_CONTROLS = ("zoom", "layers", "legend")
+# Where an embed's links to the app's other pages open (its URL's `target`; the first is the
+# default): those pages refuse to be framed by other sites, so never inside the frame.
+LINK_TARGETS = ("_blank", "_top")
 
 
 def category_style() -> str:
@@ -236,13 +239,16 @@ def commune_rows(communes, ctx: PopupContext, products=None) -> list[dict]:
     return rows
 
 
-def layer_popups(dataset, products, destinations, labels: dict, lang: str) -> dict:
+def layer_popups(dataset, products, destinations, labels: dict, lang: str,
+                 page_url: str | None = None) -> dict:
     """{layer: {id: popup HTML}}.  Popups are most of the weight and of the work (the nearby
-    lists), so they are built apart from the page and fetched per layer on first open."""
+    lists), so they are built apart from the page and fetched per layer on first open.
+    `page_url`: the pattern of the features' own pages (geo/popups.py PopupContext)."""
     districts = dict(zip(dataset.districts["code"], dataset.districts["full_name"]))
     ctx = PopupContext(labels=labels, lang=lang, districts=districts,
                        near_destinations=near_each(products, destinations),
-                       near_products=near_each(destinations, products))
+                       near_products=near_each(destinations, products),
+                       **({"page_url": page_url} if page_url else {}))
     return {
         "products": {r["id"]: product_popup(r, pt.x, pt.y, ctx) for r, pt in _records(products)},
         "destinations": {r["id"]: destination_popup(r, pt.x, pt.y, ctx)
@@ -277,8 +283,10 @@ def _legend(ctx: PopupContext, static_base: str) -> str:
              L["legend_destination_cluster"]),
         item('<span class="ocop-commune-key"></span>', L["legend_communes"]),
         item('<span class="ocop-you-key"></span>', L["legend_you"])))
-    return (f"<h2>{escape(L['legend_districts'])}</h2>"
-            '<ul class="ocop-classes"></ul>'
+    # Its own block: shown only while the districts layer is on (static/ocop-panel.js).
+    return ('<div class="ocop-legend-districts">'
+            f"<h2>{escape(L['legend_districts'])}</h2>"
+            '<ul class="ocop-classes"></ul></div>'
             f"<h2>{escape(L['legend_categories'])}</h2><ul>{cats}</ul>"
             f"<h2>{escape(L['legend_markers'])}</h2><ul>{markers}</ul>"
             f"<h2>{escape(L['legend_destinations'])}</h2><ul>{kinds}</ul>")
@@ -319,6 +327,7 @@ def client_options(dataset, ctx: PopupContext, cfg: MapConfig) -> dict:
         "maxQuery": MAX_Q_LENGTH,       # the server's limit (geo/filters.py), not another
         "layers": list(LAYERS), "defaultLayers": list(DEFAULT_LAYERS),
         "controls": list(CONTROLS), "embedControls": list(EMBED_CONTROLS),
+        "linkTargets": list(LINK_TARGETS),
         "productsCountHtml": escape(L["products_count"]),
         "pageTitle": L["title"],
         "langLink": {"lang": "vi" if ctx.lang == "en" else "en", "href": cfg.other_lang_url,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from babel.numbers import format_decimal
 
@@ -22,6 +22,12 @@ class PopupContext:
     near_destinations: dict[str, list[Near]] = field(default_factory=dict)  # product id ->
     near_products: dict[str, list[Near]] = field(default_factory=dict)      # destination id ->
     radius_km: float = DEFAULT_RADIUS_KM
+    # A feature's own page (web/product_pages.py), relative to the map page; the static build
+    # gives its own file names.
+    page_url: str = "{layer}/{id}?lang={lang}"
+
+    def page_of(self, layer: str, fid: str) -> str:
+        return self.page_url.format(layer=layer, id=quote(str(fid), safe=""), lang=self.lang)
 
     def km(self, value: float) -> str:
         return f"{format_decimal(value, format='#,##0.0', locale=self.lang)} km"
@@ -131,22 +137,53 @@ def address_rows(rec: dict, ctx) -> list[tuple[str, str]]:
 # Each row's label is its field's, from the one schema (geo/schema.py), in the page's language.
 
 
-def product_popup(p: dict, lon: float, lat: float, ctx: PopupContext) -> str:
+def page_link(layer: str, fid: str, ctx: PopupContext) -> str:
+    """The link from a popup to the feature's own page (its card: QR code, share preview).
+    `_top`: from the embedded map it opens in the visitor's window, not inside the frame."""
+    key = "page_link_product" if layer == "products" else "page_link_destination"
+    return (f'<p class="ocop-page"><a href="{escape(ctx.page_of(layer, fid))}" target="_top">'
+            f'{escape(ctx.labels[key])}</a></p>')
+
+
+def stars_html(n: int, L: dict) -> str:
+    return (f'<span class="stars" aria-hidden="true">{"★" * n}</span> '
+            f'{escape(L["stars_n"].format(n=n))}')
+
+
+def product_rows(p: dict, ctx: PopupContext, with_links: bool = True) -> list[tuple[str, str]]:
+    """The product's facts as (label, escaped HTML): its popup's and its page's (which shows
+    the shop links in a section of their own: `with_links=False`)."""
     L = ctx.labels
     cat = CATEGORIES[p["category"]]
-    main, other = ctx.pick(p["name"], p["name_en"])
-    stars = (f'<span class="stars" aria-hidden="true">{"★" * p["stars"]}</span> '
-             f'{escape(L["stars_n"].format(n=p["stars"]))}')
-    rows = [
+    return [
         (label("products", "producer", L), escape(p.get("producer"))),
-        (label("products", "stars", L), stars),
+        (label("products", "stars", L), stars_html(p["stars"], L)),
         (label("products", "category", L), escape(ctx.pick(cat.vi, cat.en)[0])),
         *address_rows(p, ctx),
         (label("products", "certificate_status", L),
          escape(certificate_text(p, L))),
-        (label("products", "links", L), " · ".join(link(u) for u in p.get("links") or [])),
+        (label("products", "links", L),
+         " · ".join(link(u) for u in p.get("links") or []) if with_links else ""),
         (label("products", "source", L), source_html(p["source"])),
     ]
+
+
+def destination_rows(d: dict, ctx: PopupContext) -> list[tuple[str, str]]:
+    L = ctx.labels
+    kind = KINDS[d["kind"]]
+    return [
+        (label("destinations", "kind", L), escape(ctx.pick(kind.vi, kind.en)[0])),
+        *address_rows(d, ctx),
+        (label("destinations", "source", L), source_html(d["source"])),
+        (label("destinations", "location_source", L),
+         source_html(d["location_source"]) if d.get("location_source") else ""),
+    ]
+
+
+def product_popup(p: dict, lon: float, lat: float, ctx: PopupContext) -> str:
+    L = ctx.labels
+    main, other = ctx.pick(p["name"], p["name_en"])
+    rows = product_rows(p, ctx)
     desc = ctx.pick(p.get("description") or "", p.get("description_en") or "")[0]
     return (f'<div class="ocop-popup"><h2>{escape(main)}</h2>'
             f'<p class="en" lang="{ctx.other_lang}">{escape(other)}</p>'
@@ -154,25 +191,20 @@ def product_popup(p: dict, lon: float, lat: float, ctx: PopupContext) -> str:
             + f"<dl>{rows_html(rows)}</dl>" + _notes(p, L)
             + near_html(ctx.near_destinations.get(p["id"], []), "destinations",
                         L["near_destinations"], ctx)
+            + page_link("products", p["id"], ctx)
             + directions_html(lon, lat, L) + "</div>")
 
 
 def destination_popup(d: dict, lon: float, lat: float, ctx: PopupContext) -> str:
     L = ctx.labels
-    kind = KINDS[d["kind"]]
     main, other = ctx.pick(d["name"], d["name_en"])
     desc = ctx.pick(d["description"], d["description_en"])[0]
-    rows = [
-        (label("destinations", "kind", L), escape(ctx.pick(kind.vi, kind.en)[0])),
-        *address_rows(d, ctx),
-        (label("destinations", "source", L), source_html(d["source"])),
-        (label("destinations", "location_source", L),
-         source_html(d["location_source"]) if d.get("location_source") else ""),
-    ]
+    rows = destination_rows(d, ctx)
     return (f'<div class="ocop-popup"><h2>{escape(main)}</h2>'
             f'<p class="en" lang="{ctx.other_lang}">{escape(other)}</p>'
             f"<p>{escape(desc)}</p><dl>{rows_html(rows)}</dl>" + _notes(d, L)
             + near_html(ctx.near_products.get(d["id"], []), "products", L["near_products"], ctx)
+            + page_link("destinations", d["id"], ctx)
             + directions_html(lon, lat, L) + "</div>")
 
 

@@ -33,6 +33,32 @@
   }
   OcopMap.msg = msg;
 
+  /* In an embed, a link to another page of the app leaves the frame (a new tab, or the whole
+   * window when the embed's `target` says _top): those pages may only be framed by this site
+   * (CSP frame-ancestors), so inside another site's frame they would be refused.  Links to
+   * other sites that say where they open (a new tab) are left as they are. */
+  function outward(a) {
+    if (!a || OcopMap.opts.mode !== "embed") { return a; }
+    var ours = !a.getAttribute("href") || new URL(a.href, location.href).origin ===
+      location.origin;
+    if (!ours && a.getAttribute("target")) { return a; }
+    a.setAttribute("target", ours ? OcopMap.state.target : "_blank");
+    var rel = (a.getAttribute("rel") || "").split(/\s+/).filter(Boolean);
+    if (rel.indexOf("noopener") < 0) { rel.push("noopener"); }
+    a.setAttribute("rel", rel.join(" "));
+    return a;
+  }
+  OcopMap.outward = outward;
+
+  /* Any other link clicked in an embed (the attribution's, ones the server wrote) goes out
+   * too; links within the map (#..., a feature's data-ocop-open, the language) stay. */
+  function leaveFrameOnClick(ev) {
+    var a = ev.target && ev.target.closest ? ev.target.closest("a[href]") : null;
+    if (!a || a.hasAttribute("data-ocop-open") || a.classList.contains("ocop-lang") ||
+        a.getAttribute("href").charAt(0) === "#") { return; }
+    outward(a);
+  }
+
   /* Markers are 44 px targets (a finger) around a smaller drawn symbol.  The HTML holds only
    * server-given icon URLs and numbers; names go in through setAttribute (see named()). */
   function icon(inner) {
@@ -252,7 +278,7 @@
     OcopMap.returnFocus = opener && opener === hit.marker.getElement() ? hit.marker : opener;
     if (!map.hasLayer(group)) { map.addLayer(group); }
     if (group.getVisibleParent && !group.hasLayer(hit.marker)) {
-      OcopMap.setFilter({categories: [], stars: [], districts: [], communes: []});
+      OcopMap.setFilter({categories: [], stars: [], districts: [], communes: [], cql: ""});
     }
     OcopMap.state.sel = layerKey + ":" + id;
     writeUrl();
@@ -320,6 +346,39 @@
     return !(st.stars.length && st.stars.indexOf(row.s) < 0);
   }
 
+  /* `filter` (CQL2, as the OGC API and the downloads read it) filters products, as the
+   * map's other filters do: the server says which ids match (loadCql). */
+  function cqlKeeps(key, row) {
+    var ids = OcopMap.cqlIds && OcopMap.cqlIds[key];
+    return !ids || ids[row.id] === true;
+  }
+
+  function loadCql(st) {
+    var opts = OcopMap.opts, ids = {}, errors = [], keys = ["products"];
+    var asked = st.cql;
+    return Promise.all(keys.map(function (key) {
+      var q = new URLSearchParams({filter: st.cql, properties: "id", limit: "10000", f: "json"});
+      if (st.cqlLang) { q.set("filter-lang", st.cqlLang); }
+      return fetch(opts.urls.ogc + "collections/" + key + "/items?" + q.toString())
+        .then(function (r) { return r.json().then(function (doc) { return [r.ok, doc]; }); })
+        .then(function (res) {
+          if (!res[0]) { errors.push(res[1].description || ""); return; }
+          ids[key] = {};
+          res[1].features.forEach(function (f) { ids[key][f.id] = true; });
+        })
+        .catch(function () { errors.push(""); });
+    })).then(function () {
+      if (OcopMap.state.cql !== asked) { return; }     // cleared meanwhile
+      if (errors.length) {
+        OcopMap.state.cql = "";
+        OcopMap.panel.notice(msg("ignored") + " filter=" + asked + (errors[0] ? " (" +
+          errors[0] + ")" : ""));
+      }
+      OcopMap.cqlIds = ids;
+      OcopMap.setFilter(OcopMap.state);
+    });
+  }
+
   function classFor(n) {
     var found = OcopMap.opts.classes[0];
     OcopMap.opts.classes.forEach(function (c) { if (n >= c.min) { found = c; } });
@@ -329,7 +388,7 @@
   OcopMap.activeFilters = function () {
     var st = OcopMap.state;
     return st.categories.length + st.stars.length + st.districts.length + st.communes.length +
-      (st.valid ? 1 : 0);
+      (st.valid ? 1 : 0) + (st.cql ? 1 : 0);
   };
 
   /* Apply the filter to markers, district colours and counts, the legend and the links. */
@@ -338,11 +397,14 @@
     st.categories = filter.categories || []; st.stars = filter.stars || [];
     st.districts = filter.districts || []; st.communes = filter.communes || [];
     st.valid = !!filter.valid;
+    if (filter !== st && Object.prototype.hasOwnProperty.call(filter, "cql")) {
+      st.cql = filter.cql || ""; st.cqlLang = ""; OcopMap.cqlIds = null;
+    }
     var counts = {}, shown = 0;
     ["products", "destinations"].forEach(function (key) {
       var group = OcopMap.layers[key], keep = [];
       OcopMap.rows[key].forEach(function (r, i) {
-        if (matches(r, st, key === "products")) {
+        if (matches(r, st, key === "products") && cqlKeeps(key, r)) {
           keep.push(OcopMap.markers[key][i]);
           if (key === "products") {
             shown += 1;
@@ -383,6 +445,10 @@
     st.districts.forEach(function (d) { p.append("district", d); });
     st.communes.forEach(function (c) { p.append("commune", c); });
     if (st.valid) { p.append("certificate", "valid"); }
+    if (st.cql) {
+      p.set("filter", st.cql);
+      if (st.cqlLang) { p.set("filter-lang", st.cqlLang); }
+    }
     if (includeView && OcopMap.map) {
       var b = OcopMap.map.getBounds();
       p.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
@@ -402,6 +468,7 @@
     p.set("view", [o.zoom || map.getZoom(), c.lat.toFixed(5), c.lng.toFixed(5)].join("/"));
     if (st.layersParam !== null) { p.set("layers", st.layersParam); }
     if (st.controlsParam !== null) { p.set("controls", st.controlsParam); }
+    if (st.targetParam) { p.set("target", st.targetParam); }
     if (st.radius !== OcopMap.opts.radii.default) { p.set("radius", String(st.radius)); }
     if (st.near && !st.nearIsDevice) {
       p.set("near", st.near.lng.toFixed(5) + "," + st.near.lat.toFixed(5));
@@ -439,6 +506,14 @@
               valid: pick("certificate", ["valid"]).length > 0,
               q: (p.get("q") || "").slice(0, opts.maxQuery), sel: null, view: null,
               radius: opts.radii.default, near: null};
+    st.cql = "";
+    st.cqlLang = "";
+    if (p.get("filter")) {
+      if (opts.urls.ogc) {
+        st.cql = p.get("filter");
+        st.cqlLang = p.get("filter-lang") || "";
+      } else { ignored.push("filter=" + p.get("filter")); }
+    }
     var radius = pick("radius", opts.radii.choices, Number);
     if (radius.length) { st.radius = radius[0]; }
     var sel = p.get("sel");
@@ -458,6 +533,9 @@
       return out;
     }
     var embed = opts.mode === "embed";
+    var target = embed ? pick("target", opts.linkTargets) : [];
+    st.target = target[0] || opts.linkTargets[0];
+    st.targetParam = target.length ? target[0] : null;
     st.layers = list("layers", opts.layers, opts.defaultLayers);
     st.controls = list("controls", opts.controls, embed ? opts.embedControls : opts.controls);
     st.layersParam = p.get("layers");
@@ -490,12 +568,14 @@
       if (wanted.indexOf(key) >= 0) { map.addLayer(layer); } else { map.removeLayer(layer); }
     });
     applying = false;
+    OcopMap.panel.layersShown();
   }
 
   var applying = false;
   function layersChanged() {
     var st = OcopMap.state, opts = OcopMap.opts, map = OcopMap.map;
     if (applying) { return; }
+    OcopMap.panel.layersShown();
     st.layers = opts.layers.filter(function (k) {
       return OcopMap.layers[k] && map.hasLayer(OcopMap.layers[k]);
     });
@@ -573,9 +653,11 @@
     opts.attributions.forEach(function (a) { map.attributionControl.addAttribution(a); });
 
     map.on("moveend", writeUrl);
+    if (opts.mode === "embed") { document.addEventListener("click", leaveFrameOnClick, true); }
     map.on("overlayadd overlayremove", layersChanged);
     applyLayers(map, st);
     OcopMap.setFilter(st);
+    if (st.cql) { loadCql(st); }
     if (parsed.ignored.length) {
       OcopMap.panel.notice(msg("ignored") + " " + parsed.ignored.join(", "));
     }

@@ -121,7 +121,7 @@
       v.appendChild(N.count);
       N.list = el("ul", {"class": "ocop-near-list"});
       v.appendChild(N.list);
-      N.pageLink = el("a", {"class": "ocop-button"}, msg("open_list"));
+      N.pageLink = O.outward(el("a", {"class": "ocop-button"}, msg("open_list")));
       v.appendChild(N.pageLink);
       P.addTab("near", msg("near_me"), function () {
         if (P.view === "near") { P.hide(); return; }

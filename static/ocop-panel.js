@@ -116,8 +116,7 @@
     P.langLink = lang;
     if (opts.mode === "embed") {
       bar.classList.add("ocop-embedded");
-      P.largerLink = el("a", {"class": "ocop-larger", target: "_blank", rel: "noopener"},
-                        msg("view_larger"));
+      P.largerLink = O.outward(el("a", {"class": "ocop-larger"}, msg("view_larger")));
       bar.appendChild(P.largerLink);
     }
     P.noticeBox = el("p", {"class": "ocop-notice", role: "status"});
@@ -253,19 +252,20 @@
       return {value: c.code, text: c.name};
     }), "commune", changed);
     var clear = el("button", {type: "button", "class": "ocop-button"}, msg("clear_filters"));
-    clear.addEventListener("click", function () { O.setFilter({}); });
+    clear.addEventListener("click", function () { O.setFilter({cql: ""}); });
     [cats.node, stars.node, valid.label, districts.node, communes.node, clear]
       .forEach(function (n) { v.appendChild(n); });
     var links = el("p", {"class": "ocop-links"});
     links.appendChild(el("span", {}, msg("download") + ":"));
     P.downloadLinks = ["geojson", "csv", "xlsx", "kml", "gpkg"].map(function (fmt) {
-      var a = el("a", {"data-format": fmt, download: "", "class": "ocop-button"}, fmt.toUpperCase());
+      var a = O.outward(el("a", {"data-format": fmt, download: "", "class": "ocop-button"},
+                             fmt.toUpperCase()));
       links.appendChild(a);
       return a;
     });
     v.appendChild(links);
     if (!opts.static) {
-      P.listLink = el("a", {"class": "ocop-button ocop-list-link"}, msg("list_view"));
+      P.listLink = O.outward(el("a", {"class": "ocop-button ocop-list-link"}, msg("list_view")));
       v.appendChild(P.listLink);
     }
     P.controls = {categories: cats.inputs, stars: stars.inputs, valid: valid.input,
@@ -311,7 +311,15 @@
     box.innerHTML = opts.legend;  // server-built, escaped
     v.appendChild(box);
     P.legendClasses = box.querySelector(".ocop-classes");
+    P.districtLegend = box.querySelector(".ocop-legend-districts");
   }
+
+  /* The legend shows the district colours only while the districts layer is on. */
+  P.layersShown = function () {
+    if (P.districtLegend) {
+      P.districtLegend.hidden = !(O.layers.districts && O.map.hasLayer(O.layers.districts));
+    }
+  };
 
   /* After each filter: district classes in the legend, the count, the Filters tab. */
   P.filtered = function (used) {
@@ -349,6 +357,7 @@
         O.select(parts[0], parts[1], {returnTo: O.returnFocus});
       });
     });
+    box.querySelectorAll("a[href]:not([data-ocop-open])").forEach(O.outward);
     if (O.near) { box.appendChild(O.near.shareButton(layerKey, id)); }
     return box;
   }
@@ -430,7 +439,7 @@
     var opts = O.opts, p = new URLSearchParams(params);
     if (P.largerLink) {
       var full = new URLSearchParams(params);
-      full.delete("layers"); full.delete("controls");
+      full.delete("layers"); full.delete("controls"); full.delete("target");
       P.largerLink.href = opts.urls.full + "?" + full.toString();
     }
     // The language switch keeps the whole state.

@@ -10,7 +10,15 @@
   window.addEventListener("load", function () {
     var meta = document.querySelector('meta[name="ocop-service-worker"]');
     if (!meta) { return; }
-    navigator.serviceWorker.register(meta.content).then(function () {
+    var registering;
+    try {
+      registering = navigator.serviceWorker.register(meta.content);
+    } catch (err) {
+      // A frame sandboxed without allow-same-origin may not even read serviceWorker: the
+      // map works the same, with no offline copy.
+      return;
+    }
+    registering.then(function () {
       return navigator.serviceWorker.ready;
     }).then(function (reg) {
       // The tiles of the first visit loaded before the worker took over, past it: it keeps

@@ -99,7 +99,16 @@ def test_serve_rows_and_targets():
         "/collections/products/items?limit=10323&f=json"
     assert [r.label for r in rows if r.nginx_target] == labels[:3]
     assert {r.label for r in rows if r.pyg_target} == {
-        "districts download (GeoJSON)", "products items limit=100", "districts items limit=100"}
+        "districts download (GeoJSON)", "products items limit=100", "districts items limit=100",
+        "products filter stars>=4 (CQL2)", "products bbox", "products sortby=name"}
+    # The filtered queries: the same query on both, pygeoapi's from its PostGIS collection.
+    cql = by["products filter stars>=4 (CQL2)"]
+    assert cql.app_path == "/ogc/collections/products/items?filter=stars%3E%3D4&" \
+        "filter-lang=cql2-text&limit=100"
+    assert cql.pyg_path == "/collections/products_postgis/items?filter=stars%3E%3D4&" \
+        "filter-lang=cql2-text&limit=100&f=json"
+    assert by["products sortby=name"].pyg_path.startswith(
+        "/collections/products_postgis/items?sortby=name&")
     assert serve.headers_for(by["map page /"], "gzip") == {"Accept-Encoding": "gzip"}
     assert serve.headers_for(by["products items limit=100"], "identity")["Accept"] == \
         "application/geo+json"
@@ -118,7 +127,7 @@ def test_serve_verdict_and_tables():
     nginx = serve.nginx_table(results)
     assert "2.0x" in nginx[2] and "yes (target)" in nginx[2]
     pyg = serve.pygeoapi_table(results)
-    assert len(pyg) == 2 + 4 and "30.0x" in pyg[2]
+    assert len(pyg) == 2 + 7 and "30.0x" in pyg[2]
     # nginx 4x the app on the map page, pygeoapi out of reach on one row, one error
     results[0][2]["nginx"] = _result(120000)
     results[4][2]["pygeoapi"] = serve.Result(False, note="not available (HTTP 500)")
@@ -129,6 +138,15 @@ def test_serve_verdict_and_tables():
     assert "not measured: products items limit=100 (gzip, pygeoapi)" in text
     assert "1 error(s)" in text
     assert "not available (HTTP 500)" in "\n".join(serve.pygeoapi_table(results))
+
+
+def test_serve_notes_a_row_whose_servers_answered_other_features():
+    notes = []
+    serve.same_features({"app": _result(1, features=48), "pygeoapi": _result(1, features=48)},
+                        "gzip same", notes)
+    serve.same_features({"app": _result(1, features=48), "pygeoapi": _result(1, features=100)},
+                        "gzip other", notes)
+    assert notes == ["gzip other: the app answered 48 features, pygeoapi 100"]
 
 
 def test_serve_a_server_that_answered_nothing_gives_a_bound():

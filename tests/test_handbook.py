@@ -60,12 +60,12 @@ def test_vietnamese_order():
 
 
 def test_permalink():
-    assert permalink("http://x.vn/", "a-b", "en") == "http://x.vn/?sel=products:a-b&lang=en"
+    assert permalink("http://x.vn/", "a-b", "en") == "http://x.vn/products/a-b?lang=en"
     assert "%3C" in permalink("http://x.vn", "<b>", "vi")
 
 
 @pytest.mark.parametrize("text", [
-    "http://x.vn/?sel=products:a&lang=vi",
+    "http://x.vn/products/a?lang=vi",
     permalink(BASE, "nước-mắm cát hải/1", "vi"),
     "Nước mắm Cát Hải – Đồ Sơn, Hải Phòng",        # not ISO 8859-1: UTF-8
     "Café crème à la carte",                        # fits ISO 8859-1
@@ -144,10 +144,10 @@ def test_fonts_are_embedded_and_cover_vietnamese(city_pdf):
 
 
 @needs_poppler
-def test_qr_codes_open_the_products_on_the_map(app, city_pdf, tmp_path):
+def test_qr_codes_open_the_product_pages(app, city_pdf, tmp_path):
     pytest.importorskip("zxingcpp")
     st = app.extensions["ocop"]
-    expected = {f"{BASE}?sel=products:{i}&lang=vi" for i in st.products["id"]}
+    expected = {f"{BASE}products/{i}?lang=vi" for i in st.products["id"]}
     found = qr_texts(city_pdf, tmp_path)
     assert expected <= found, sorted(expected - found)[:5]
 
@@ -173,7 +173,7 @@ def test_filtered_english_handbook(app, tmp_path):
     from geo.stats import star_line
     assert star_line([int(s) for s in inside["stars"]]) in text
     found = qr_texts(out, tmp_path)
-    assert {f"{BASE}?sel=products:{i}&lang=en" for i in inside["id"]} <= found
+    assert {f"{BASE}products/{i}?lang=en" for i in inside["id"]} <= found
 
 
 @pytest.mark.parametrize("args, message", [
@@ -212,8 +212,8 @@ def test_handbook_html_follows_the_filters(client, app):
         assert name in html
     for name in st.products[st.products["stars"] == 3]["name_en"]:
         assert name not in html
-    # the QR codes and links point at this server's map
-    assert "http://localhost/?sel=products:" in html
+    # the QR codes and links point at this server's product pages
+    assert "http://localhost/products/" in html
     # nothing from outside: every image is ours, inline
     assert all(src.startswith(("data:image/svg+xml;", "data:image/png;")) for src in re.findall(r'<img src="([^"]*)"',
                                                                            html))

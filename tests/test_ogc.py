@@ -79,7 +79,9 @@ def test_api_document_is_openapi_30_and_self_contained(client):
     params = {p["$ref"].rsplit("/", 1)[1] for p in
               doc["paths"]["/collections/products/items"]["get"]["parameters"]}
     assert params == {"f", "limit", "offset", "bbox", "district", "commune", "certificate",
-                      "category", "stars", "q", "near", "radius_km"}
+                      "category", "stars", "q", "near", "radius_km", "datetime", "crs",
+                      "bbox-crs", "filter", "filter-lang", "filter-crs", "sortby_products",
+                      "properties_products"}
 
 
 def test_collections_and_their_metadata(app, client):
@@ -144,10 +146,10 @@ def test_offset_past_the_end_is_an_empty_page_with_prev(client):
 
 
 def test_limit_above_the_maximum_is_clamped_not_refused(client):
-    q = ogc.parse_items_query([("limit", "5000")], "communes")
-    assert q.limit == ogc.MAX_LIMIT == 1000
-    assert ogc.parse_items_query([("limit", "9" * 40)], "communes").limit == 1000
-    doc = get_json(client, "/ogc/collections/communes/items?limit=5000")
+    q = ogc.parse_items_query([("limit", "50000")], "communes")
+    assert q.limit == ogc.MAX_LIMIT == 10000
+    assert ogc.parse_items_query([("limit", "9" * 40)], "communes").limit == 10000
+    doc = get_json(client, "/ogc/collections/communes/items?limit=50000")
     assert doc["numberReturned"] == doc["numberMatched"] == 114
 
 

@@ -1,4 +1,7 @@
-"""CORS for the public data: downloads (/export/...) and the OGC API (/ogc...).
+"""CORS for the public data: downloads (/export/...), the OGC API (/ogc...), oEmbed
+(/oembed, which a site's script may ask for its snippet) and the map's versioned scripts and
+popups (/map/...: an embed in an iframe sandboxed without allow-same-origin has the origin
+`null`, so even its own popups are a cross-origin fetch).
 
 The data is public, so any origin may read it: `Access-Control-Allow-Origin: *` (no cookies
 or credentials are involved) on every answer under those paths, errors and 304s included, and
@@ -9,14 +12,15 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-PREFIXES = ("/export/", "/ogc/")
+PREFIXES = ("/export/", "/ogc/", "/map/")
+PATHS = ("/ogc", "/oembed")
 METHODS = "GET, HEAD, OPTIONS"
 EXPOSED = ("ETag", "Link", "Content-Crs", "Content-Disposition")
 MAX_AGE = "86400"
 
 
 def is_public_data(path: str) -> bool:
-    return path == "/ogc" or path.startswith(PREFIXES)
+    return path in PATHS or path.startswith(PREFIXES)
 
 
 def register_cors(app: Flask) -> None:

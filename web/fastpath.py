@@ -32,6 +32,10 @@ KEY_HEADERS = ("SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "wsgi.url_scheme", "H
 # Requests whose answer may differ from the recorded one: left to Flask.
 BYPASS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_RANGE", "HTTP_AUTHORIZATION",
           "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_FORWARDED")
+# Set by web/proxy.py once the forwarded headers are applied to the environ (then in the key)
+# or overridden by PUBLIC_URL: they no longer make a request differ.
+FORWARDED_APPLIED = "ocop.forwarded_applied"
+FORWARDED = ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO")
 
 
 @dataclass(frozen=True)
@@ -55,8 +59,9 @@ def request_key(environ) -> tuple | None:
     """The cache key of a request, or None when it must go through Flask."""
     if environ.get("REQUEST_METHOD") != "GET":
         return None
+    applied = environ.get(FORWARDED_APPLIED)
     for name in BYPASS:
-        if name in environ:
+        if name in environ and not (applied and name in FORWARDED):
             return None
     return tuple(environ.get(name) for name in KEY_HEADERS)
 

@@ -2,18 +2,19 @@
 oEmbed, and the embed builder."""
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, jsonify, render_template, request,
                    url_for)
 from flask_babel import force_locale, get_locale
 
 from geo.categories import CATEGORIES, STARS
-from geo.mapbuild import (CONTROLS, DEFAULT_LAYERS, EMBED_CONTROLS, HEAD_SLOT, LAYERS, NONCE,
-                          MapConfig, build_map, layer_popups, page_parts)
+from geo.mapbuild import (CONTROLS, DEFAULT_LAYERS, EMBED_CONTROLS, HEAD_SLOT, LAYERS,
+                          LINK_TARGETS, NONCE, MapConfig, build_map, layer_popups, page_parts)
 from geo.text import escape, script_json
 
-from . import assets, exports, fastpath
+from . import assets, exports, fastpath, ogc
 from .i18n import AUTONYMS, LANGS, messages
 from .responses import bad_parameter, make_cached, serve
 from .security import nonce
@@ -40,6 +41,8 @@ def map_config(lang: str, mode: str, version: str) -> MapConfig:
                      static_base=url_for("static", filename=""), labels=messages(), lang=lang,
                      other_lang_url=f"?lang={other}", other_lang_name=AUTONYMS[other],
                      urls={"exports": f"{request.script_root}{exports.bp.url_prefix}/",
+                           # `filter` (CQL2) on the map asks the OGC API which ids match.
+                           "ogc": f"{request.script_root}{ogc.bp.url_prefix}/",
                            "list": url_for("pages.list_view"),
                            "nearby": url_for("pages.nearby"),
                            "full": url_for("maps.index"),
@@ -144,10 +147,11 @@ def popups(version: str, lang: str, layer: str):
 def _our_map_url(url: str) -> str | None:
     """The embed URL for a URL of one of our map pages, else None."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+    if parts.scheme not in ("http", "https") or parts.netloc.lower() != request.host.lower():
         return None
     root = request.script_root
-    if parts.path not in (f"{root}/", root or "/", f"{root}/embed"):
+    # The site's root may be pasted without its slash (`https://host`).
+    if (parts.path or "/") not in (f"{root}/", root or "/", f"{root}/embed"):
         return None
     return url_for("maps.embed", _external=True) + (f"?{parts.query}" if parts.query else "")
 
@@ -159,15 +163,68 @@ def _int_arg(name: str, default: int) -> int | None:
     return int(raw) if raw.isdigit() and 0 < int(raw) <= 10000 else None
 
 
-def iframe_html(src: str, width, height, title: str) -> str:
-    """The one embed snippet: oEmbed's `html` and the embed builder's (which fills the same
-    markup, made here with placeholders, in the browser)."""
-    return (f'<iframe src="{escape(src)}" width="{escape(width)}" height="{escape(height)}" '
-            f'title="{escape(title)}" loading="lazy" style="border:0" '
-            'referrerpolicy="strict-origin-when-cross-origin" allowfullscreen></iframe>')
+# -- the embed snippet ---------------------------------------------------------------------
+# One function writes it: oEmbed's `html` here, and the embed builder's through templates of
+# the same function with {slots} the builder's script fills (so it works with no request per
+# keystroke and offline, yet the markup has one source; tests compare the two).
+
+RATIOS = ("16/9", "4/3", "1/1", "3/4")   # responsive: width:height kept by CSS aspect-ratio
+SIZE_KINDS = ("ratio", "height", "fixed")
 
 
-SNIPPET_SLOTS = ("{src}", "{width}", "{height}")
+@dataclass(frozen=True)
+class EmbedSize:
+    """`ratio`: the host's full width, `ratio` kept; `height`: full width, fixed height;
+    `fixed`: width x height, narrowed to the page on a phone (max-width)."""
+    kind: str = "ratio"
+    width: object = EMBED_SIZE[0]
+    height: object = EMBED_SIZE[1]
+    ratio: str = "4/3"
+
+
+def allow_value(locate: bool) -> str:
+    """The iframe's Permissions Policy: a cross-origin frame gets no position unless the host
+    allows it, so "Near me" needs geolocation; fullscreen is always harmless."""
+    return "geolocation; fullscreen" if locate else "fullscreen"
+
+
+def iframe_html(src: str, title: str, size: EmbedSize, allow: str) -> str:
+    """The one embed snippet (oEmbed's `html`, the builder's code)."""
+    if size.kind == "fixed":
+        dims = f'width="{escape(size.width)}" height="{escape(size.height)}" '
+        style = "border:0;max-width:100%"
+    elif size.kind == "height":
+        dims, style = "", f"border:0;width:100%;height:{escape(size.height)}px"
+    else:
+        dims, style = "", f"border:0;width:100%;aspect-ratio:{escape(size.ratio)}"
+    return (f'<iframe src="{escape(src)}" title="{escape(title)}" {dims}style="{style}" '
+            f'allow="{escape(allow)}" loading="lazy" '
+            'referrerpolicy="strict-origin-when-cross-origin"></iframe>')
+
+
+def snippet_templates() -> dict[str, str]:
+    """{size kind: the snippet with {src}, {title}, {allow}, {width}, {height}, {ratio}}."""
+    return {kind: iframe_html("{src}", "{title}",
+                              EmbedSize(kind, "{width}", "{height}", "{ratio}"), "{allow}")
+            for kind in SIZE_KINDS}
+
+
+def map_title(lang: str) -> str:
+    with force_locale(lang):
+        return messages()["title"]
+
+
+def _embed_lang(query: dict) -> str:
+    """The language the embedded page will show: its `lang`, else this request's."""
+    lang = (query.get("lang") or [""])[0]
+    return lang if lang in LANGS else page_lang()
+
+
+def _locates(query: dict) -> bool:
+    """Whether the embed shows "Near me" (its `controls`, else the embed's default)."""
+    if "controls" not in query:
+        return "locate" in EMBED_CONTROLS
+    return "locate" in query["controls"][0].split(",")
 
 
 @bp.get("/oembed")
@@ -189,8 +246,13 @@ def oembed():
         return error(400, "maxwidth and maxheight must be whole numbers from 1 to 10000",
                      "maxwidth" if maxw is None else "maxheight")
     width, height = min(EMBED_SIZE[0], maxw), min(EMBED_SIZE[1], maxh)
-    title = messages()["title"]
-    html = iframe_html(src, width, height, title)
+    # Responsive (the builder's default) unless the consumer bounds the size: then fixed,
+    # within its bounds.
+    bounded = "maxwidth" in request.args or "maxheight" in request.args
+    size = EmbedSize("fixed", width, height) if bounded else EmbedSize()
+    query = parse_qs(urlsplit(src).query)
+    title = map_title(_embed_lang(query))
+    html = iframe_html(src, title, size, allow_value(_locates(query)))
     return jsonify({"version": "1.0", "type": "rich", "provider_name": title,
                     "provider_url": url_for("maps.index", _external=True), "title": title,
                     "width": width, "height": height, "html": html,
@@ -208,8 +270,10 @@ def builder():
         other_lang_url=f"{request.path}?{urlencode({'lang': other})}",
         categories=[(c.code, c.en if lang == "en" else c.vi) for c in CATEGORIES.values()],
         layers=LAYERS, default_layers=DEFAULT_LAYERS, controls=CONTROLS,
-        embed_controls=EMBED_CONTROLS,
-        snippet=iframe_html(*SNIPPET_SLOTS, messages()["title"]),
+        embed_controls=EMBED_CONTROLS, ratios=RATIOS, size_kinds=SIZE_KINDS,
+        link_targets=LINK_TARGETS, snippets=snippet_templates(),
+        titles={code: map_title(code) for code in LANGS},
+        allow={"plain": allow_value(False), "locate": allow_value(True)},
         stars=STARS, districts=list(zip(st.dataset.districts["code"],
                                         st.dataset.districts["full_name"])),
         embed_url=url_for("maps.embed", _external=True), nonce=nonce())

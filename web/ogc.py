@@ -12,7 +12,7 @@ from functools import partial
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from geo import ogc
+from geo import crs, ogc
 from geo.categories import CATEGORIES, KINDS, STARS
 from geo.filters import FilterError
 
@@ -27,6 +27,11 @@ bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 def base_url() -> str:
     """Links are absolute (GDAL and OWSLib follow them as given)."""
     return f"{request.host_url.rstrip('/')}{request.script_root}{bp.url_prefix}"
+
+
+def crs_list() -> tuple[str, ...]:
+    """The CRSs offered: the fixed ones and the region's local VN-2000 zone."""
+    return crs.supported(state().dataset.region.vn2000_lon0)
 
 
 def query_pairs() -> list[tuple[str, str]]:
@@ -122,7 +127,7 @@ def api():
 
     def make(base, fmt):
         return ogc.openapi(st.dataset.region, st.collections, base, st.district_codes, list(KINDS),
-                           list(CATEGORIES), list(STARS))
+                           list(CATEGORIES), list(STARS), crs_list())
 
     return document("api", make, "ogc/api.html", ogc.OPENAPI)
 
@@ -130,7 +135,8 @@ def api():
 @bp.get("/collections")
 def collections():
     colls = state().collections
-    return document("collections", partial(ogc.collections, colls), "ogc/collections.html")
+    return document("collections", partial(ogc.collections, colls, crs_list=crs_list()),
+                    "ogc/collections.html")
 
 
 @bp.get("/collections/<cid>")
@@ -138,7 +144,17 @@ def collection(cid: str):
     c = state().collections.get(cid)
     if c is None:
         return unknown_collection()
-    return document(f"collection:{cid}", partial(ogc.collection, c), "ogc/collection.html")
+    return document(f"collection:{cid}", partial(ogc.collection, c, crs_list=crs_list()),
+                    "ogc/collection.html")
+
+
+@bp.get("/collections/<cid>/queryables")
+def queryables(cid: str):
+    c = state().collections.get(cid)
+    if c is None:
+        return unknown_collection()
+    return document(f"queryables:{cid}", partial(ogc.queryables, c), "ogc/queryables.html",
+                    ogc.SCHEMA_JSON, collection=c)
 
 
 def unknown_collection() -> Response:
@@ -157,15 +173,18 @@ def items(cid: str):
         return unknown_collection()
     try:
         q = ogc.parse_items_query(query_pairs(), cid, st.district_codes,
-                                  set(KINDS), st.commune_codes)
+                                  set(KINDS), st.commune_codes, crs_list(), c)
         fmt = ogc.output_format(ogc.QueryArgs(query_pairs()), negotiated())
     except FilterError as e:
         return bad_request(e)
     base, ts = base_url(), timestamp()
-    return send(("items", cid, *q.key(), fmt),
+    fields = [f for f in c.fields if f in (q.properties or c.fields)][:6]
+    resp = send(("items", cid, *q.key(), fmt),
                 lambda: encode(ogc.items(c, q, base, fmt, ts), fmt, "ogc/items.html",
                                ogc.GEOJSON, collection=ogc.collection(c, base, fmt),
-                               fields=c.fields[:6]))
+                               fields=fields))
+    resp.headers["Content-Crs"] = crs.header(q.crs)
+    return resp
 
 
 @bp.get("/collections/<cid>/items/<fid>")
@@ -175,16 +194,18 @@ def item(cid: str, fid: str):
     if c is None:
         return unknown_collection()
     try:
-        fmt = document_format()
+        fmt, out_crs = ogc.parse_item_query(query_pairs(), negotiated(), crs_list())
     except FilterError as e:
         return bad_request(e)
     base = base_url()
-    doc = ogc.item(c, fid, base, fmt)
+    doc = ogc.item(c, fid, base, fmt, out_crs)
     if doc is None:
         return not_found(fmt, f"No feature with this {c.id_field} in {c.name}.")
-    return send(("item", cid, fid, fmt),
+    resp = send(("item", cid, fid, fmt, out_crs),
                 lambda: encode(doc, fmt, "ogc/item.html", ogc.GEOJSON,
                                collection=ogc.collection(c, base, fmt)))
+    resp.headers["Content-Crs"] = crs.header(out_crs)
+    return resp
 
 
 @bp.app_template_filter("ogc_values")

@@ -35,10 +35,10 @@ def tile_source(tile_url: str) -> str:
 
 
 def embed_origins(config) -> list[str]:
-    value = config.get("EMBED_ORIGINS") or []
-    if isinstance(value, str):
-        value = value.split()
-    return [v for v in value if v == "*" or v.startswith(("http://", "https://"))]
+    """The origins allowed to frame /embed: checked at start-up (web/settings.py), where a
+    comma, a path or a missing scheme stops the app instead of making a broken header."""
+    value = config.get("EMBED_ORIGINS") or ""
+    return value.split() if isinstance(value, str) else list(value)
 
 
 def policy(frame_ancestors: str, worker: bool = False) -> str:
