@@ -199,8 +199,9 @@ def _written(frame, fields, types: dict | None, driver: str, suffix: str, layer:
 
 
 def _written_file(frame, fields, types, driver: str, suffix: str, layer: str,
-                  geometry_type: str | None = None) -> bytes:
-    tmp = _written(frame, fields, types, driver, suffix, layer, geometry_type=geometry_type)
+                  geometry_type: str | None = None, **options) -> bytes:
+    tmp = _written(frame, fields, types, driver, suffix, layer, geometry_type=geometry_type,
+                   **options)
     try:
         return (tmp / f"{layer}.{suffix}").read_bytes()
     finally:
@@ -208,7 +209,10 @@ def _written_file(frame, fields, types, driver: str, suffix: str, layer: str,
 
 
 def to_gpkg(frame, fields, layer: str, types=None, geometry_type=None) -> bytes:
-    return _written_file(frame, fields, types, "GPKG", "gpkg", layer, geometry_type)
+    """GeoPackage 1.2: the GDAL bundled here writes 1.4 by default, which GDAL before 3.7
+    (Debian 12's 3.6, QGIS 3.22's 3.4) opens with a warning; 1.2 opens silently everywhere."""
+    return _written_file(frame, fields, types, "GPKG", "gpkg", layer, geometry_type,
+                         dataset_options={"VERSION": "1.2"})
 
 
 def to_fgb(frame, fields, layer: str, types=None, geometry_type=None) -> bytes:

@@ -51,7 +51,8 @@ OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 FORMATS = ("json", "html")
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 
-# GDAL reads `maximum` from the OpenAPI `limit` parameter and pages in that size.
+# Newer GDAL reads `default` and `maximum` of each items path's `limit` in the API
+# definition and pages in min(maximum, 1000); 3.6 always asks for 10 (open option PAGE_SIZE).
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10000
 DEFAULT_CRS = crs_mod.supported()
@@ -671,11 +672,16 @@ def _parameters(known_districts, kinds, categories, stars) -> dict:
     }
 
 
+_CONTENT_CRS = {"Content-Crs": {"description": "The CRS of the coordinates, as <URI> (Part 2).",
+                                 "schema": {"type": "string"}}}
+
+
 def _responses(ok: str, schema: dict, json_type: str = JSON, not_found: bool = False) -> dict:
     error = {JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}
     out = {
         "200": {"description": ok, "content": {
-            json_type: {"schema": schema}, HTML: {"schema": {"type": "string"}}}},
+            json_type: {"schema": schema}, HTML: {"schema": {"type": "string"}}},
+            **({"headers": _CONTENT_CRS} if json_type == GEOJSON else {})},
         "400": {"description": "A parameter is unknown or has a wrong value; `parameter` "
                                "names it.", "content": error},
     }

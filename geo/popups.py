@@ -121,6 +121,9 @@ def _notes(rec: dict, L: dict, today: date | None = None) -> str:
     return "".join(f'<p class="note">{escape(n)}</p>' for n in notes)
 
 
+notes_html = _notes     # a feature's own page (web/product_pages.py) shows the same notes
+
+
 def address_rows(rec: dict, ctx) -> list[tuple[str, str]]:
     """The 2025 unit first, then the former address and district (until 1 July 2025)."""
     L = ctx.labels
@@ -139,10 +142,11 @@ def address_rows(rec: dict, ctx) -> list[tuple[str, str]]:
 
 def page_link(layer: str, fid: str, ctx: PopupContext) -> str:
     """The link from a popup to the feature's own page (its card: QR code, share preview).
-    `_top`: from the embedded map it opens in the visitor's window, not inside the frame."""
+    A new tab keeps the map as it is; in an embed the map's script sends it where the embed's
+    `target` says (static/ocop-map.js `outward`): never inside another site's frame."""
     key = "page_link_product" if layer == "products" else "page_link_destination"
-    return (f'<p class="ocop-page"><a href="{escape(ctx.page_of(layer, fid))}" target="_top">'
-            f'{escape(ctx.labels[key])}</a></p>')
+    return (f'<p class="ocop-page"><a href="{escape(ctx.page_of(layer, fid))}" '
+            f'target="_blank" rel="noopener">{escape(ctx.labels[key])}</a></p>')
 
 
 def stars_html(n: int, L: dict) -> str:

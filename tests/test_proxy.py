@@ -15,7 +15,6 @@ import urllib.parse
 import urllib.request
 from html import unescape
 from pathlib import Path
-
 from urllib.parse import urlsplit
 
 import pytest
@@ -50,6 +49,15 @@ def urls_made(get, site: str) -> dict:
     _, items = get("/ogc/collections/products/items?limit=1&f=json")
     for link in json.loads(items)["links"]:
         found[f"OGC items {link['rel']}"] = link["href"]
+    _, sitemap = get("/sitemap.xml")
+    locs = re.findall(r"<loc>([^<]+)</loc>", sitemap)
+    found["sitemap first"], found["sitemap last"] = unescape(locs[0]), unescape(locs[-1])
+    _, robots = get("/robots.txt")
+    found["robots.txt"] = re.search(r"^Sitemap: (\S+)", robots, re.M).group(1)
+    # A product's page: the links it is shared by.
+    _, card = get("/products/" + unescape(locs[0]).split("/products/", 1)[1])
+    found["canonical"] = unescape(re.search(r'<link rel="canonical" href="([^"]+)"', card)[1])
+    found["og:image"] = unescape(re.search(r'property="og:image" content="([^"]+)"', card)[1])
     return found
 
 
@@ -277,11 +285,12 @@ def tls_site(tmp_path_factory):
             srv.stop()
 
 
-def https_get(site, base):
+def https_get(site, base, headers=None):
     context = ssl.create_default_context(cafile=str(site["cert"]))
 
     def get(path):
-        with urllib.request.urlopen(base + path, timeout=30, context=context) as r:
+        req = urllib.request.Request(base + path, headers=headers or {})
+        with urllib.request.urlopen(req, timeout=30, context=context) as r:
             return r.status, r.read().decode("utf-8")
     return get
 
@@ -294,6 +303,10 @@ def test_behind_nginx_with_tls_every_url_is_https(tls_site):
     # Under a path prefix the proxy strips, the app puts it back.
     found = urls_made(https_get(tls_site, base + "/ocop"), base + "/ocop/")
     assert_all_under(found, base + "/ocop/")
+    # What a client sends itself the README's configuration replaces or drops.
+    spoofed = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http",
+               "X-Forwarded-Prefix": "/evil"}
+    assert_all_under(urls_made(https_get(tls_site, base, spoofed), base + "/"), base + "/")
     # The app with TRUSTED_PROXIES left at 0 behind the same proxy: the issue's http:// URLs.
     plain = tls_site["plain"]
     found = urls_made(https_get(tls_site, plain), plain + "/")

@@ -232,7 +232,6 @@ MESSAGES = {
     'hb_map_alt': _l('Map of {district}: its OCOP products as dots coloured by group, neighbouring districts in grey'),
     'hb_commune_unknown': _l('Commune (from July 2025) not known'),
     'hb_commune_2025': _l('from July 2025'),
-    'hb_qr_map': _l('On the map'),
     'hb_qr_shop': _l('Shop'),
     'hb_index_category': _l('Index by product group'),
     'hb_index_name': _l('Index by name'),

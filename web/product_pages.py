@@ -5,11 +5,10 @@ the QR code for the label; `/sitemap.xml` and `/robots.txt` for search engines.
 
 Everything here is public and computed once per data version (web/state.py), then served
 with its gzip and ETag through the fast path (web/responses.py `serve(shared=True)`).  The
-static build (web/static_site.py) writes the same pages with `card_context` and its own links.
+static build writes the same pages with its own links (web/card_static.py).
 """
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,8 +20,9 @@ from flask_babel import force_locale
 from geo import brand_card, og_image, static_map
 from geo.categories import CATEGORIES, KINDS
 from geo.handbook_content import shop_links
+from geo.label_qr import QR_DEFAULT_MM, QR_SIZES_MM, qr_png, qr_svg
 from geo.nearby import DEFAULT_RADIUS_KM, near_each
-from geo.popups import (PopupContext, _notes, destination_rows, directions_html,
+from geo.popups import (PopupContext, destination_rows, directions_html, notes_html,
                         product_rows)
 from geo.records import plain_records
 
@@ -34,12 +34,6 @@ from .state import data_written_at, state
 bp = Blueprint("product_pages", __name__)
 
 LAYERS = ("products", "destinations")
-# QR codes for labels: printed sizes (mm, the whole code with its quiet zone), PNG at 300 dpi
-# or more.
-QR_SIZES_MM = (20, 30, 40, 50)
-QR_DEFAULT_MM = 30
-QR_DPI = 300
-QR_QUIET_ZONE = 4
 # Paths no crawler should read (robots.txt).
 DISALLOW = ("/admin",)
 
@@ -159,7 +153,7 @@ def card_context(layer: str, fid: str, lang: str, links: Links, st=None) -> dict
         near_heading = M["near_products"].format(km=f"{DEFAULT_RADIUS_KM:g}")
     return {
         **t, "layer": layer, "rec": rec, "links": links, "rows": rows,
-        "notes": _notes(rec, M), "near": near, "near_heading": near_heading,
+        "notes": notes_html(rec, M), "near": near, "near_heading": near_heading,
         "shops": shop_links(rec.get("links")) if layer == "products" else [],
         "directions": directions_html(lon, lat, M),
         "map_alt": M["page_map_alt"].format(name=t["name"]),
@@ -167,7 +161,7 @@ def card_context(layer: str, fid: str, lang: str, links: Links, st=None) -> dict
         "og_type": "website",
         "og_locale": {"vi": "vi_VN", "en": "en_US"}[lang],
         "og_locale_other": [{"vi": "vi_VN", "en": "en_US"}[x] for x in LANGS if x != lang],
-        "ld": brand_card.ld_script(ld), "qr_sizes": QR_SIZES_MM,
+        "ld": brand_card.ld_script(ld),
         "css_url": links.css, "home_url": links.home, "other_lang_url": links.other_lang,
     }
 
@@ -182,49 +176,16 @@ def og_png(layer: str, fid: str, lang: str, st=None) -> bytes:
             M = messages()
         ctx = PopupContext(labels=M, lang=lang, districts={})
         t = _texts(layer, rec, lang, M, ctx)
-        badge = f"{'★' * rec['stars']}  {t['badge']}" if layer == "products" else ""
-        lines = [t["group"], t["place"]] if layer == "products" else [t["place"]]
-        if layer == "destinations":
-            badge = t["group"]
+        if layer == "products":
+            badge, lines = f"{'★' * rec['stars']}  {t['badge']}", [t["group"], t["place"]]
+        else:
+            badge, lines = t["group"], [t["place"]]
         return og_image.og_image_png(square_png(layer, fid, st),
                                      colour=static_map.feature_colour(rec)[0],
                                      title=t["name"], badge=badge, lines=lines,
                                      site=M["title"])
 
     return st.cached_bounded(("card-og", layer, fid, lang), build)
-
-
-# -- QR codes -------------------------------------------------------------------------------
-
-def qr_code(url: str):
-    import segno
-
-    # Level M, as the handbook's codes (geo/handbook_qr.py): readable with a smudge or two.
-    return segno.make_qr(url, error="m", boost_error=False)
-
-
-def qr_svg(url: str, size_mm: int) -> bytes:
-    """The code as SVG, `size_mm` wide (quiet zone included); scales to any size."""
-    code = qr_code(url)
-    modules = code.symbol_size(scale=1, border=QR_QUIET_ZONE)[0]
-    buf = io.BytesIO()
-    code.save(buf, kind="svg", scale=size_mm / modules, border=QR_QUIET_ZONE, unit="mm",
-              title=url, xmldecl=True)
-    return buf.getvalue()
-
-
-def qr_png(url: str, size_mm: int) -> bytes:
-    """The code as a 1-bit PNG of exactly `size_mm` when printed at the resolution it
-    states: whole pixels a module (sharp modules), at least QR_DPI."""
-    import math
-
-    code = qr_code(url)
-    modules = code.symbol_size(scale=1, border=QR_QUIET_ZONE)[0]
-    scale = math.ceil(size_mm / 25.4 * QR_DPI / modules)
-    buf = io.BytesIO()
-    code.save(buf, kind="png", scale=scale, border=QR_QUIET_ZONE,
-              dpi=round(modules * scale * 25.4 / size_mm))
-    return buf.getvalue()
 
 
 # -- the app's routes -----------------------------------------------------------------------
@@ -411,88 +372,3 @@ def robots():
         "text/plain", st.version))
     return serve(cached, shared=True)
 
-
-# -- the static build (web/static_site.py) ----------------------------------------------------
-# Each feature has a folder: products/<id>/index.html (Vietnamese, the folder's URL),
-# index-en.html, map.png, og.png, og-en.png and, for products, qr.svg and qr-30mm.png.
-# Absolute URLs (canonical, share image, sitemap, QR codes) start with the PUBLIC_URL setting,
-# as the handbook's command does: set it to where the static copy is published.
-
-STATIC_PAGE = {"vi": "index.html", "en": "index-en.html"}
-
-
-def static_base() -> str:
-    from flask import current_app
-
-    from .handbook import DEFAULT_PUBLIC_URL
-
-    base = current_app.config.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL
-    return base if base.endswith("/") else base + "/"
-
-
-def static_folder(layer: str, fid: str) -> str:
-    from urllib.parse import quote
-
-    return f"{layer}/{quote(str(fid), safe='')}"
-
-
-def static_page_url(layer: str, fid: str, lang: str | None) -> str:
-    """A page's published URL: the folder for Vietnamese (and no language)."""
-    page = "" if lang in (None, "vi") else STATIC_PAGE[lang]
-    return f"{static_base()}{static_folder(layer, fid)}/{page}"
-
-
-def static_links(site, layer: str, fid: str, lang: str) -> Links:
-    from .static_site import page_name
-
-    folder = static_folder(layer, fid)
-    page = f"{folder}/{STATIC_PAGE[lang]}"
-    other = "en" if lang == "vi" else "vi"
-    home = site.link(page, page_name(lang, "full"))
-    og = "og.png" if lang == "vi" else f"og-{lang}.png"
-    return Links(
-        css=site.link(page, f"{site.assets_dir}/static/pages.css"), home=home,
-        on_map=f"{home}?sel={layer}:{folder.split('/', 1)[1]}", other_lang=STATIC_PAGE[other],
-        map_image="map.png",
-        page=lambda lyr, i: site.link(page, f"{static_folder(lyr, i)}/{STATIC_PAGE[lang]}"),
-        canonical=static_page_url(layer, fid, lang),
-        alternates={x: static_page_url(layer, fid, x) for x in LANGS},
-        x_default=static_page_url(layer, fid, None),
-        og_image=f"{static_base()}{folder}/{og}",
-        qr_svg="qr.svg" if layer == "products" else "",
-        # One PNG size in the static copy (the SVG prints at any): fewer files to write.
-        qr_png={QR_DEFAULT_MM: f"qr-{QR_DEFAULT_MM}mm.png"} if layer == "products" else {})
-
-
-def static_steps(site) -> list[tuple[str, Callable[[], None]]]:
-    """(description, function) pairs writing every card page with its images, then the
-    sitemap and robots.txt, into the static Site (web/static_site.py)."""
-    st = state()
-    steps = []
-    for layer in LAYERS:
-        for fid in st.collections[layer].frame.index:
-            def card(layer=layer, fid=fid):
-                folder = static_folder(layer, fid)
-                square = square_png(layer, fid, st)
-                site.write(f"{folder}/map.png", static_map.page_map_png(square))
-                for lang in LANGS:
-                    og = "og.png" if lang == "vi" else f"og-{lang}.png"
-                    site.write(f"{folder}/{og}", og_png(layer, fid, lang, st))
-                    # Written, not listed with the site's few pages (its report, _headers).
-                    site.write(f"{folder}/{STATIC_PAGE[lang]}", render_card(
-                        layer, fid, lang, static_links(site, layer, fid, lang),
-                        st).encode("utf-8"))
-                if layer == "products":
-                    target = static_page_url(layer, fid, None)
-                    site.write(f"{folder}/qr.svg", qr_svg(target, QR_DEFAULT_MM))
-                    site.write(f"{folder}/qr-{QR_DEFAULT_MM}mm.png",
-                               qr_png(target, QR_DEFAULT_MM))
-            steps.append((f"{layer}/{fid}", card))
-
-    def search_engines():
-        site.write("sitemap.xml", brand_card.sitemap_xml(
-            sitemap_entries(static_page_url, st), lastmod(st)).encode("utf-8"))
-        site.write("robots.txt", brand_card.robots_txt(f"{static_base()}sitemap.xml",
-                                                       ()).encode("utf-8"))
-    steps.append(("sitemap.xml", search_engines))
-    return steps

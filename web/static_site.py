@@ -36,11 +36,11 @@ from geo.export import FORMATS, column_types, export
 from geo.mapbuild import HEAD_SLOT, NONCE, MapConfig, build_map, layer_popups, page_parts
 from geo.text import script_json
 
-from . import product_pages
+from . import card_static
 from .assets import PACKAGES
 from .i18n import AUTONYMS, LANGS
 from .maps import MODES
-from .product_pages import STATIC_PAGE
+from .card_static import STATIC_PAGE
 from .state import state
 
 # What of each vendor package a page loads (and what its CSS refers to).
@@ -230,7 +230,7 @@ def build_steps(site: Site) -> list[tuple[str, Callable[[], None]]]:
             steps.append((f"export/{name}.{fmt}", download))
     for name, render in page_steps(site):
         steps.append((name, lambda name=name, render=render: site.write_page(name, render())))
-    steps += product_pages.static_steps(site)     # a page per product and destination
+    steps += card_static.static_steps(site)     # a page per product and destination
     steps.append(("_headers", lambda: site.write("_headers", _headers_file(site).encode())))
     return steps
 
