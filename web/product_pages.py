@@ -51,6 +51,12 @@ def feature(layer: str, fid: str, st=None) -> tuple[dict, float, float]:
     return plain_records(rows.drop(columns=["_folded"], errors="ignore"))[0], pt.x, pt.y
 
 
+def known(layer: str, fid: str) -> None:
+    """404 (the error page, in the page's language) unless `fid` is a feature of `layer`."""
+    if fid not in state().collections[layer].frame.index:
+        abort(404)
+
+
 def _targets(layer: str) -> str:
     return "destinations" if layer == "products" else "products"
 
@@ -224,8 +230,7 @@ def render_card(layer: str, fid: str, lang: str, links: Links, st=None) -> str:
 
 def _page(layer: str, fid: str):
     st, lang = state(), page_lang()
-    if fid not in st.collections[layer].frame.index:
-        abort(404)                           # the error page, in the page's language
+    known(layer, fid)
     cached = st.cached_bounded(
         ("card", layer, fid, lang, request.url_root),
         lambda: make_cached(render_card(layer, fid, lang, app_links(layer, fid, lang),
@@ -269,7 +274,7 @@ def _map(layer: str, fid: str):
     bad = _only(())
     if bad is not None:
         return bad
-    feature(layer, fid)
+    known(layer, fid)
     return _image(("card-map", layer, fid),
                   lambda: static_map.page_map_png(square_png(layer, fid)), "image/png")
 
@@ -278,10 +283,13 @@ def _og(layer: str, fid: str):
     bad = _only(("lang",))
     if bad is not None:
         return bad
-    feature(layer, fid)
+    known(layer, fid)
     lang = request.args.get("lang") or page_lang()
-    return _image(("card-og-bytes", layer, fid, lang), lambda: og_png(layer, fid, lang),
+    resp = _image(("card-og-bytes", layer, fid, lang), lambda: og_png(layer, fid, lang),
                   "image/png")
+    if "lang" not in request.args:
+        resp.vary.add("Accept-Language")
+    return resp
 
 
 @bp.get("/products/<fid>/map.png")
@@ -317,7 +325,7 @@ def product_qr(fid: str, ext: str):
     if not raw.isdigit() or int(raw) not in QR_SIZES_MM:
         return bad_parameter("size", f"{raw[:10]!r} is not a label size; expected one of "
                                      + ", ".join(map(str, QR_SIZES_MM)) + " (mm)")
-    feature("products", fid)
+    known("products", fid)
     lang = request.args.get("lang")
     target = _url("products", fid, _external=True, **({"lang": lang} if lang else {}))
     make = qr_svg if ext == "svg" else qr_png
