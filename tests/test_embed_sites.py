@@ -2,10 +2,13 @@
 page, sandboxed frames, site scripts asking oEmbed, and the smaller points (oEmbed's title in
 the URL's language, the site root without its slash, the legend with the districts off)."""
 import html as htmllib
+import json
 import re
 import threading
+import urllib.request
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlencode
 
 import pytest
 
@@ -36,7 +39,8 @@ def test_oembed_title_is_in_the_urls_language(client):
     assert r.get_json()["title"] == en["title"]
 
 
-@pytest.mark.parametrize("url", ["http://localhost", "HTTP://LOCALHOST", "http://localhost?lang=en"])
+@pytest.mark.parametrize("url", ["http://localhost", "HTTP://LOCALHOST",
+                                 "http://localhost?lang=en"])
 def test_oembed_accepts_the_site_root_without_its_slash(client, url):
     doc = oembed(client, url)
     src = htmllib.unescape(re.search(r'src="([^"]+)"', doc["html"]).group(1))
@@ -104,8 +108,9 @@ def site(tmp_path_factory):
     host.shutdown()
 
 
-def host_page(directory, name, body, viewport=True):
-    meta = '<meta name="viewport" content="width=device-width, initial-scale=1">' if viewport else ""
+def host_page(directory, name, body):
+    """A page of the host site (laid out for phones too) with `body` pasted into it."""
+    meta = '<meta name="viewport" content="width=device-width, initial-scale=1">'
     (directory / name).write_text(
         f'<!doctype html><html lang="en"><meta charset="utf-8">{meta}<title>host</title>'
         f"<body><h1>A tourism site</h1><p>Some text about the region.</p>{body}</body></html>",
@@ -134,7 +139,8 @@ def test_links_in_an_embed_open_outside_the_frame(watch, site):
     src = (f"{server.url}/embed?lang=en&layers=products,destinations,districts"
            "&controls=zoom,filters,legend,locate,search")
     host_page(directory, "links.html",
-              f'<iframe src="{src}" title="map" style="width:900px;height:600px;border:0"></iframe>')
+              f'<iframe src="{src}" title="map" style="width:900px;height:600px;border:0">'
+              "</iframe>")
     w = watch(viewport={"width": 1000, "height": 800})
     frame, child = framed(w, origin, "links.html")
 
@@ -170,7 +176,8 @@ def test_links_in_an_embed_open_outside_the_frame(watch, site):
 def test_an_embed_may_ask_its_links_to_replace_the_host_page(watch, site):
     directory, origin, server = site
     src = f"{server.url}/embed?lang=en&controls=filters&target=_top"
-    host_page(directory, "top.html", f'<iframe src="{src}" title="map" width="800" height="500"></iframe>')
+    host_page(directory, "top.html",
+              f'<iframe src="{src}" title="map" width="800" height="500"></iframe>')
     w = watch(viewport={"width": 1000, "height": 800})
     frame, child = framed(w, origin, "top.html")
     # Kept in the embed's own URL as it changes (so a reload keeps it).
@@ -214,15 +221,11 @@ def test_the_snippet_pasted_as_is_fits_a_phone(watch, site, size):
 def test_the_builders_code_is_oembeds(watch, live_server):
     """One markup: the builder's default code is what oEmbed answers for its preview URL,
     with "Near me" on (geolocation asked for) and in Vietnamese."""
-    import urllib.request
-    import json
-
     setup = """() => { const f = document.getElementById('builder');
       f.querySelector('input[name=controls][value=locate]').click();
       f.querySelector('input[name=lang][value=vi]').click(); }"""
     code, src = builder_snippet(watch(), live_server, setup)
     assert 'allow="geolocation; fullscreen"' in code and "Bản đồ" in code
-    from urllib.parse import urlencode
     with urllib.request.urlopen(f"{live_server.url}/oembed?{urlencode({'url': src})}",
                                 timeout=10) as r:
         assert json.load(r)["html"] == code
@@ -232,10 +235,6 @@ def test_the_builders_code_is_oembeds(watch, live_server):
 def test_near_me_works_cross_origin_when_the_snippet_allows_it(watch, site):
     directory, origin, server = site
     url = f"{server.url}/embed?lang=en&controls=zoom,legend,locate"
-    import json
-    import urllib.request
-    from urllib.parse import urlencode
-
     with urllib.request.urlopen(f"{server.url}/oembed?{urlencode({'url': url})}",
                                 timeout=10) as r:
         code = json.load(r)["html"]
@@ -297,7 +296,8 @@ def test_a_sites_script_can_ask_oembed(watch, site):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("path", ["/embed?layers=products&controls=legend,layers", "/?layers=products"])
+@pytest.mark.parametrize("path", ["/embed?layers=products&controls=legend,layers",
+                                  "/?layers=products"])
 def test_the_legend_shows_district_colours_only_with_the_districts_layer(watch, live_server,
                                                                           path):
     w = watch(viewport={"width": 1280, "height": 800})
@@ -318,4 +318,23 @@ def test_the_legend_shows_district_colours_only_with_the_districts_layer(watch, 
     w.page.wait_for_selector(".ocop-classes .ocop-swatch", state="visible", timeout=5000)
     box.uncheck()
     w.page.wait_for_selector(".ocop-classes .ocop-swatch", state="hidden", timeout=5000)
+    assert w.errors == []
+
+
+@pytest.mark.browser
+def test_the_full_map_in_a_sandboxed_frame_goes_without_its_offline_copy_quietly(watch,
+                                                                                live_server):
+    """A frame sandboxed without allow-same-origin may not touch the service worker: the map
+    (static/pwa.js) skips its offline copy without an error."""
+    w = watch(service_workers="allow", viewport={"width": 1100, "height": 800})
+    w.page.route(f"{live_server.url}/host.html", lambda route: route.fulfill(
+        content_type="text/html",
+        body='<!doctype html><title>host</title><iframe sandbox="allow-scripts" src="/" '
+             'title="map" style="width:1000px;height:700px"></iframe>'))
+    w.page.goto(f"{live_server.url}/host.html")
+    w.page.frame_locator("iframe").locator("[data-ocop-ready]").wait_for(timeout=20000)
+    child = w.page.frames[1]
+    # Its load handlers (where the worker is registered) have run once it is complete.
+    child.wait_for_function("() => document.readyState === 'complete'", timeout=20000)
+    assert child.evaluate("() => self.origin") == "null"
     assert w.errors == []
