@@ -465,7 +465,7 @@ def _build_map(dataset, products, destinations, counts, cfg: MapConfig) -> foliu
 
     title = f"<h1>{escape(L['title'])}</h1><p>{escape(L['subtitle'])}</p>"
     m.add_child(Options({"legend": _legend(ctx, cfg.static_base), "title": title,
-                         "attributions": [L["attribution_boundaries"]],
+                         "attributions": [L["attribution_boundaries"], L["attribution_icons"]],
                          **client_options(dataset, ctx, cfg)}))
     dist = folium.GeoJson(
         district_collection(dataset, counts), name=L["layer_districts"],

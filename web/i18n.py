@@ -48,6 +48,7 @@ MESSAGES = {
     'precision_district': _l('Approximate position: centre of the district.'),
     'district_flag': _l('Note: the point lies outside the district stated.'),
     'attribution_boundaries': _l('Boundaries: <a href="https://www.geoboundaries.org/">geoBoundaries</a> (CC BY-SA 4.0)'),
+    'attribution_icons': _l('Icons: <a href="https://fontawesome.com/license/free">Font Awesome Free</a> (CC BY 4.0)'),
     'near_destinations': _l('Tourist destinations within {km} km'),
     'near_products': _l('OCOP products within {km} km'),
     'none_near': _l('Nothing within this distance.'),
