@@ -82,7 +82,13 @@ def test_build_names_the_pages_it_wrote_and_their_urls(built):
     out, output = built
     for name, url in PAGES.items():
         assert re.search(rf"^wrote {re.escape(name)} +→ {re.escape(url)}$", output, re.M), output
-    assert "4 pages" in output
+    # Every product and destination page too, in both languages.
+    st = create_app({"TESTING": True}).extensions["ocop"]
+    fid = st.collections["products"].frame.index[0]
+    card = re.escape(f"products/{fid}/")
+    assert re.search(rf"^wrote {card}index\.html +→ /{card}$", output, re.M), output
+    cards = sum(len(st.collections[c].frame) for c in ("products", "destinations"))
+    assert f"{4 + 2 * cards} pages" in output
     assert f"{map_dirs(out).pop()}/" in output
 
 
@@ -101,7 +107,8 @@ def test_headers_file_caches_versioned_files_for_a_year_and_revalidates_the_rest
     text = (site / "_headers").read_text(encoding="utf-8")
     rules = dict(re.findall(r"^(\S+)\n  Cache-Control: (.+)$", text, re.M))
     assert rules["/map/*"] == rules["/assets/*"] == "public, max-age=31536000, immutable"
-    for path in ("/export/*", "/index.html", *PAGES.values()):
+    for path in ("/export/*", "/index.html", *PAGES.values(), "/products/*", "/destinations/*",
+                 "/sitemap.xml"):
         assert rules[path] == "public, max-age=0, must-revalidate", path
     # Cloudflare Pages applies every rule that matches: none may also cover a versioned file.
     assert "/*" not in rules

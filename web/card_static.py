@@ -77,10 +77,8 @@ def static_steps(site) -> list[tuple[str, Callable[[], None]]]:
                 for lang in LANGS:
                     og = "og.png" if lang == "vi" else f"og-{lang}.png"
                     site.write(f"{folder}/{og}", og_png(layer, fid, lang, st))
-                    # Written, not listed with the site's few pages (its report, _headers).
-                    site.write(f"{folder}/{STATIC_PAGE[lang]}", render_card(
-                        layer, fid, lang, static_links(site, layer, fid, lang),
-                        st).encode("utf-8"))
+                    site.write_page(f"{folder}/{STATIC_PAGE[lang]}", render_card(
+                        layer, fid, lang, static_links(site, layer, fid, lang), st))
                 if layer == "products":
                     target = static_page_url(layer, fid, None)
                     site.write(f"{folder}/qr.svg", qr_svg(target, QR_DEFAULT_MM))

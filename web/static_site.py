@@ -156,8 +156,14 @@ def _headers_file(site: Site) -> str:
     """Cache rules for hosts that read a `_headers` file (Netlify, Cloudflare Pages).  The
     rules do not overlap: Cloudflare Pages applies every rule that matches, joining values."""
     # A page is asked for at its URL and by its file's name (the pages link to index.html).
-    pages = dict.fromkeys(u for name, url in site.pages for u in (url, f"/{name}"))
+    # The product and destination folders (pages, their images and QR codes: unversioned
+    # names) revalidate as a whole.
+    folders = tuple(f"/{layer}/" for layer in card_static.LAYERS)
+    pages = dict.fromkeys(u for name, url in site.pages for u in (url, f"/{name}")
+                          if not u.startswith(folders))
     rules = [("/map/*", IMMUTABLE), ("/assets/*", IMMUTABLE), ("/export/*", REVALIDATE),
+             *((f"{folder}*", REVALIDATE) for folder in folders),
+             ("/sitemap.xml", REVALIDATE), ("/robots.txt", REVALIDATE),
              *((url, REVALIDATE) for url in pages)]
     return "".join(f"{path}\n  Cache-Control: {value}\n" for path, value in rules)
 
