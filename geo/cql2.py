@@ -7,14 +7,15 @@ the collection's GeoDataFrame (vectorised pandas/shapely, no per-row Python).
 
 Supported: comparisons (= <> < <= > >=), LIKE, IN, BETWEEN, IS NULL, AND/OR/NOT, and
 S_INTERSECTS with any geometry literal (WKT or GeoJSON, or a BBOX) given in `filter-crs`.
-A comparison with a null value is false, as in SQL.  Pure code, no Flask.
+A predicate on a null value is unknown, as in SQL: it never matches, and NOT keeps it unknown
+(so `NOT (producer LIKE 'C%')` equals `producer NOT LIKE 'C%'`).  Pure code, no Flask.
 """
 from __future__ import annotations
 
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from pygeofilter.parsers.cql2_text import parse as parse_text
 from . import crs as crs_mod
 from .errors import FilterError
 from .schema import SCHEMAS
+from .temporal import VIETNAM
 
 LANGS = ("cql2-text", "cql2-json")
 # The drafts' name, which GDAL's OAPIF driver looks for in the API definition before it sends
@@ -34,7 +36,6 @@ ALIASES = {"cql-text": "cql2-text"}
 ACCEPTED = (*LANGS, *ALIASES)
 MAX_LENGTH = 4000          # longer filters are refused: they are cache keys
 GEOMETRY = "geometry"
-VIETNAM = timezone(timedelta(hours=7))
 
 # A field's kind for comparisons, from its schema type.
 _KINDS = {"text": "string", "opt_text": "string", "code": "string", "choice": "string",
@@ -112,8 +113,8 @@ def _json_compat(text: str):
 
 
 def mask(frame, cql: Cql) -> np.ndarray:
-    """The rows of `frame` (the collection's frame, CRS84) that match."""
-    return _Eval(cql.collection, frame, cql.crs).predicate(cql.node)
+    """The rows of `frame` (the collection's frame, CRS84) that match (surely true)."""
+    return _Eval(cql.collection, frame, cql.crs).predicate(cql.node)[0]
 
 
 def _bad(message: str):
@@ -121,7 +122,8 @@ def _bad(message: str):
 
 
 class _Eval:
-    """Checks a filter (frame None) or evaluates it to a boolean array (frame given)."""
+    """Checks a filter (frame None) or evaluates it (frame given) in SQL's three-valued logic:
+    each predicate gives two boolean arrays, (surely true, surely false); the rest is unknown."""
 
     def __init__(self, collection: str, frame, filter_crs: str):
         self.kinds = kinds(collection)
@@ -131,15 +133,21 @@ class _Eval:
     # -- predicates ---------------------------------------------------------------------
 
     def predicate(self, node):
-        if isinstance(node, ast.And):
-            return self._both(self.predicate(node.lhs), self.predicate(node.rhs), np.logical_and)
-        if isinstance(node, ast.Or):
-            return self._both(self.predicate(node.lhs), self.predicate(node.rhs), np.logical_or)
+        if isinstance(node, (ast.And, ast.Or)):
+            a, b = self.predicate(node.lhs), self.predicate(node.rhs)
+            if a is None or b is None:
+                return None
+            if isinstance(node, ast.And):
+                return a[0] & b[0], a[1] | b[1]
+            return a[0] | b[0], a[1] & b[1]
         if isinstance(node, ast.Not):
             inner = self.predicate(node.sub_node)
-            return None if inner is None else ~inner
+            return None if inner is None else (inner[1], inner[0])
         if isinstance(node, bool):
-            return None if self.frame is None else np.full(len(self.frame), node)
+            if self.frame is None:
+                return None
+            full = np.full(len(self.frame), node)
+            return full, ~full
         if isinstance(node, ast.Comparison):
             return self._comparison(node)
         if isinstance(node, ast.Between):
@@ -150,8 +158,8 @@ class _Eval:
             name, kind = self._property(node.lhs)
             if kind != "string" or not isinstance(node.pattern, str):
                 _bad(f"LIKE needs a text property and a text pattern ('{name}' is {kind})")
-            regex = ("(?i)" if node.nocase else "") + _like_regex(node.pattern)
-            return self._apply(name, kind, lambda s: s.str.fullmatch(regex), node.not_)
+            like = _like(node.pattern, node.nocase)
+            return self._apply(name, kind, lambda s: s.map(like, na_action="ignore"), node.not_)
         if isinstance(node, ast.In):
             name, kind = self._property(node.lhs)
             options = [self._literal(v, name, kind) for v in node.sub_nodes]
@@ -161,7 +169,7 @@ class _Eval:
             if self.frame is None:
                 return None
             nulls = self.frame[name].map(_is_null).to_numpy(dtype=bool)
-            return ~nulls if node.not_ else nulls
+            return (~nulls, nulls) if node.not_ else (nulls, ~nulls)
         if isinstance(node, ast.GeometryIntersects):
             return self._intersects(node)
         if isinstance(node, ast.SpatialComparisonPredicate):
@@ -169,9 +177,6 @@ class _Eval:
         if isinstance(node, ast.TemporalPredicate):
             _bad("temporal operators are not supported; compare the date property instead")
         _bad(f"{type(node).__name__} is not supported here")
-
-    def _both(self, a, b, op):
-        return None if a is None or b is None else op(a, b)
 
     def _comparison(self, node):
         lhs, rhs, op = node.lhs, node.rhs, node.op.value
@@ -209,7 +214,8 @@ class _Eval:
             _bad("S_INTERSECTS: the geometry lies outside filter-crs's area of use")
         if self.frame is None:
             return None
-        return self.frame.geometry.intersects(geom).to_numpy(dtype=bool)
+        hits = self.frame.geometry.intersects(geom).to_numpy(dtype=bool)
+        return hits, ~hits
 
     # -- operands -----------------------------------------------------------------------
 
@@ -264,14 +270,15 @@ class _Eval:
         return s.astype("string")
 
     def _apply(self, name, kind, test, negate: bool):
-        """The test on the column; null values never match (NOT included)."""
+        """(true, false) of the test on the column; on a null value it is neither."""
         if self.frame is None:
             return None
         s = self._series(name, kind)
         result = test(s)
         matched = pd.array(result, dtype="boolean").fillna(False).to_numpy(dtype=bool)
         known = s.notna().to_numpy(dtype=bool)
-        return (known & ~matched) if negate else (known & matched)
+        true, false = known & matched, known & ~matched
+        return (false, true) if negate else (true, false)
 
 
 def _bbox_function(args):
@@ -289,18 +296,44 @@ def _is_null(v) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA
 
 
-def _like_regex(pattern: str) -> str:
-    """CQL2 LIKE: % any run of characters, _ one character, \\ escapes the next one."""
-    out, i = [], 0
+def _like(pattern: str, nocase: bool):
+    """CQL2 LIKE as a test of one text: % any run of characters, _ one character, \\ escapes
+    the next one.  Not one regular expression: `.*` runs backtrack exponentially on a text that
+    fails (`'% % % % % ~'`); here the pieces between the %s have fixed lengths and are found
+    leftmost in turn: one scan of the text per piece, whatever the text."""
+    pieces, current, i = [], [], 0
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+            current.append(re.escape(pattern[i + 1]))
+            i += 1
+        elif ch == "%":
+            pieces.append(current)
+            current = []
+        else:
+            current.append("." if ch == "_" else re.escape(ch))
         i += 1
-    return "(?s)" + "".join(out)
+    pieces.append(current)
+    flags = re.DOTALL | (re.IGNORECASE if nocase else 0)
+    if len(pieces) == 1:                                   # no %: the whole text
+        whole = re.compile("".join(pieces[0]), flags)
+        return lambda text: whole.fullmatch(text) is not None
+    first = re.compile("".join(pieces[0]), flags)
+    middle = [re.compile("".join(p), flags) for p in pieces[1:-1] if p]
+    last = re.compile("(?:" + "".join(pieces[-1]) + r")\Z", flags)   # at the very end
+
+    def test(text: str) -> bool:
+        m = first.match(text)
+        if m is None:
+            return False
+        at = m.end()
+        for piece in middle:
+            m = piece.search(text, at)
+            if m is None:
+                return False
+            at = m.end()
+        return last.search(text, at) is not None
+    return test
 
 
 def _show(value) -> str:

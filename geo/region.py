@@ -89,7 +89,7 @@ def _province(v: Any, key: str) -> Province:
     if not isinstance(v, dict) or not all(isinstance(v.get(k), str) and v[k]
                                           for k in ("code", "name", "full_name")):
         raise RegionError(f"{FILE}: field '{key}' needs code, name and full_name")
-    if not v["code"].isdigit():
+    if not (v["code"].isascii() and v["code"].isdigit()):
         raise RegionError(f"{FILE}: field '{key}': code {v['code']!r} must be numeric")
     return Province(v["code"], v["name"], v["full_name"])
 

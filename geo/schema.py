@@ -112,7 +112,7 @@ def _texts(f):
 
 
 def _code(f):
-    return lambda v: (None if isinstance(v, str) and v.isdigit()
+    return lambda v: (None if isinstance(v, str) and v.isascii() and v.isdigit()
                       else f"is {v!r}; expected a numeric code as text")
 
 

@@ -65,6 +65,8 @@ def test_oembed_answers_for_our_map_urls(client):
     assert client.get("/oembed?url=http://localhost/export/products.csv").status_code == 404
     assert client.get("/oembed?url=http://localhost/&format=xml").status_code == 501
     assert client.get("/oembed?url=http://localhost/&maxwidth=abc").status_code == 400
+    # Digits of other scripts are digits to str.isdigit() but not to int(): still a 400.
+    assert client.get("/oembed?url=http://localhost/&maxwidth=%C2%B2").status_code == 400
     assert client.get("/oembed?url=http://localhost/&x=1").status_code == 400
 
 

@@ -289,6 +289,37 @@ def test_each_cql2_operator_in_text_and_json(client, products, text, as_json, wa
                                           "&filter-lang=cql2-json")) == expected
 
 
+@pytest.mark.parametrize("negated, inner", [
+    ("producer NOT LIKE 'C%'", "producer LIKE 'C%'"),
+    ("producer NOT IN ('Hợp tác xã')", "producer IN ('Hợp tác xã')"),
+    ("certified_year NOT BETWEEN 2000 AND 2100", "certified_year BETWEEN 2000 AND 2100"),
+])
+def test_not_leaves_a_null_value_unknown_as_sql_does(client, products, negated, inner):
+    """A product without a producer (or year) matches neither the test nor its negation."""
+    with_value = set(products.loc[products[inner.split()[0]].notna(), "id"])
+    assert with_value != set(products["id"])        # the data has null values to get right
+    plain, not_op = set(ids(client, "products", f"filter={q(negated)}")), \
+        set(ids(client, "products", f"filter={q(f'NOT ({inner})')}"))
+    assert plain == not_op
+    assert not_op | set(ids(client, "products", f"filter={q(inner)}")) <= with_value
+
+
+@pytest.mark.parametrize("pattern, text, hit", [
+    ("B_nh%", "Bánh đậu xanh", True), ("%xanh", "Bánh đậu xanh", True),
+    ("%đậu%", "Bánh đậu xanh", True), ("%đậu", "Bánh đậu xanh", False),
+    ("a%%b%c", "aXbYc", True), ("a%b%c", "acb", False), ("%ab%ab%", "xabab", True),
+    ("%ab%ab%", "xab", False), ("100\\%", "100%", True), ("100\\%", "1000", False),
+    ("_", "", False), ("%", "", True),
+    # A text that fails after many %s: one regular expression would backtrack for hours.
+    ("% % % % % % % % % % % % % % % % % % % % % % % %~", "a " * 200, False),
+])
+def test_like_patterns(pattern, text, hit):
+    from geo.cql2 import _like
+
+    assert _like(pattern, False)(text) is hit
+    assert _like(pattern.upper(), True)(text.lower()) is hit
+
+
 def test_s_intersects_with_wkt_and_geojson_and_filter_crs(client, products):
     box = shapely.box(106.6, 20.7, 106.8, 20.9)
     expected = sorted(expect(products, products.geometry.intersects(box)))

@@ -339,6 +339,7 @@ def test_qr_svg_is_the_same_code_at_its_print_size(client, feats):
 @pytest.mark.parametrize("url, parameter", [
     ("/products/{id}/qr.png?size=7", "size"),
     ("/products/{id}/qr.svg?size=abc", "size"),
+    ("/products/{id}/qr.svg?size=%C2%B2", "size"),
     ("/products/{id}/qr.png?lang=fr", "lang"),
     ("/products/{id}/qr.png?colour=red", "colour"),
     ("/products/{id}/og.png?lang=xx", "lang"),

@@ -32,6 +32,8 @@ def test_every_default_setting_has_a_validator_and_the_defaults_pass():
      "https://dulich.example.vn http://127.0.0.1:5302"),
     ("https://*.example.vn", "https://*.example.vn"),
     (["https://a.example", "https://b.example"], "https://a.example https://b.example"),
+    # The trailing slash people often write is not a path.
+    ("https://a.example/ http://127.0.0.1:5302/", "https://a.example http://127.0.0.1:5302"),
 ])
 def test_embed_origins_accepted(value, expected):
     assert validate({"EMBED_ORIGINS": value})["EMBED_ORIGINS"] == expected
@@ -43,7 +45,7 @@ def test_embed_origins_accepted(value, expected):
     ("https://a.example,https://b.example", "not commas"),
     ("https://a.example, https://b.example", "not commas"),
     ("https://dulich.example.vn/map", "has a path"),
-    ("https://dulich.example.vn/", "has a path"),
+    ("https://dulich.example.vn/map", "has a path"),
     ("https://dulich.example.vn?x=1", "has a path"),
     ("ftp://files.example.vn", "scheme must be http or https"),
     ("* https://dulich.example.vn", "write it alone"),
@@ -81,6 +83,7 @@ def test_tile_url_mistakes(value, says):
     ("https://ocop.example.vn/#map", "query or fragment"),
     ("https://user:pw@ocop.example.vn/", "user name or password"),
     ("https://ocop.example.vn:0x50/", "invalid port"),
+    ("https://ocop example.vn/", "no valid host name"),
 ])
 def test_public_url_mistakes(value, says):
     message = refused({"PUBLIC_URL": value})
@@ -148,6 +151,11 @@ def test_an_ocop_variable_that_names_no_setting_is_refused():
                                    "OCOP_TILE_URL": "https://t.example/{z}/{x}/{y}.png"})
     assert "OCOP_EMBED_ORIGIN: no such setting" in message and "EMBED_ORIGINS" in message
     assert "OCOP_TILE_URL:" not in message and "PATH" not in message.split("settings are")[0]
+
+
+def test_extension_settings_from_the_environment_are_not_taken_for_typos():
+    assert validate({}, environ={"OCOP_WTF_CSRF_TIME_LIMIT": "7200",
+                                 "OCOP_COMPRESS_LEVEL": "6"}) == {}
 
 
 def test_every_problem_is_listed_at_once():

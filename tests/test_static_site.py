@@ -24,6 +24,8 @@ RENAMED = "Nước mắm Cát Hải đổi tên"
 def build(app, out):
     result = app.test_cli_runner().invoke(args=["ocop", "build-static", str(out)])
     assert result.exit_code == 0, result.output
+    # Built without PUBLIC_URL (tests do not know where a copy would be published): said so.
+    assert "warning: PUBLIC_URL is not set" in result.stderr
     return result.stdout          # the report; the progress bar is on stderr
 
 

@@ -190,9 +190,8 @@ def handbook_command(out, lang, district, category, stars, base_url, jobs):
 
 
 def init_app(app: Flask) -> None:
-    """The PUBLIC_URL default and `ocop handbook` (app.py registers the blueprint)."""
+    """`ocop handbook` (app.py registers the blueprint)."""
     from .cli import ocop
 
-    app.config.setdefault("PUBLIC_URL", DEFAULT_PUBLIC_URL)
     if "handbook" not in ocop.commands:
         ocop.add_command(handbook_command)

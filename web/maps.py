@@ -160,7 +160,7 @@ def _int_arg(name: str, default: int) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return default
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= 10000 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) <= 10000 else None
 
 
 # -- the embed snippet ---------------------------------------------------------------------

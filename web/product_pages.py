@@ -88,7 +88,7 @@ def square_png(layer: str, fid: str, st=None) -> bytes:
         others = _other_points(layer, nearby(layer, fid, st), st)
         return static_map.place_square_png(st.dataset.districts, rec, lon, lat, others)
 
-    return st.cached_bounded(("card-square", layer, fid), build)
+    return st.cached(("card-square", layer, fid), build)      # known ids only
 
 
 # -- what the page says ---------------------------------------------------------------------
@@ -191,7 +191,7 @@ def og_png(layer: str, fid: str, lang: str, st=None) -> bytes:
                                      title=t["name"], badge=badge, lines=lines,
                                      site=M["title"])
 
-    return st.cached_bounded(("card-og", layer, fid, lang), build)
+    return st.cached(("card-og", layer, fid, lang), build)
 
 
 # -- the app's routes -----------------------------------------------------------------------
@@ -234,7 +234,8 @@ def _page(layer: str, fid: str):
     cached = st.cached_bounded(
         ("card", layer, fid, lang, request.url_root),
         lambda: make_cached(render_card(layer, fid, lang, app_links(layer, fid, lang),
-                                        st).encode("utf-8"), "text/html", st.version))
+                                        st).encode("utf-8"), "text/html", st.version),
+        pool="cards")
     resp = serve(cached, shared=True)        # public: the same for everyone
     resp.headers["Content-Language"] = lang
     resp.vary.add("Accept-Language")
@@ -255,8 +256,8 @@ def _only(allowed: tuple[str, ...]):
 
 def _image(body_key: tuple, build, mimetype: str):
     st = state()
-    cached = st.cached_bounded(body_key,
-                               lambda: make_cached(build(), mimetype, st.version))
+    cached = st.cached_bounded(body_key, lambda: make_cached(build(), mimetype, st.version),
+                               pool="cards")
     return serve(cached, shared=True)
 
 
@@ -322,7 +323,7 @@ def product_qr(fid: str, ext: str):
     if bad is not None:
         return bad
     raw = request.args.get("size", str(QR_DEFAULT_MM))
-    if not raw.isdigit() or int(raw) not in QR_SIZES_MM:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) not in QR_SIZES_MM:
         return bad_parameter("size", f"{raw[:10]!r} is not a label size; expected one of "
                                      + ", ".join(map(str, QR_SIZES_MM)) + " (mm)")
     known("products", fid)

@@ -62,7 +62,7 @@ def boolean(value) -> bool:
 
 def integer(minimum: int, maximum: int | None = None):
     def check(value) -> int:
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) \
                 or value < minimum or (maximum is not None and value > maximum):
@@ -114,7 +114,9 @@ ORIGINS_FORM = ("accepted: origins scheme://host[:port] separated by spaces (e.g
 
 
 def origin_problem(origin: str) -> str | None:
-    """Why `origin` is not an http(s) origin (CSP allows a leading *. in the host)."""
+    """Why `origin` is not an http(s) origin (CSP allows a leading *. in the host).  A lone
+    trailing slash, as origins are often written, is no path."""
+    origin = origin[:-1] if origin.endswith("/") and origin.count("/") == 3 else origin
     if "://" not in origin:
         return f"{origin!r} has no scheme (e.g. https://{origin})"
     parts = urlsplit(origin)
@@ -141,7 +143,7 @@ def embed_origins(value) -> str:
     value = text(value).strip()
     if "," in value:
         raise ValueError(f"separate origins with spaces, not commas; {ORIGINS_FORM}")
-    origins = value.split()
+    origins = [o[:-1] if o.endswith("/") and o.count("/") == 3 else o for o in value.split()]
     if "*" in origins and len(origins) > 1:
         raise ValueError(f"'*' already allows every site: write it alone; {ORIGINS_FORM}")
     problems = [p for p in map(origin_problem, origins) if p] if origins != ["*"] else []
@@ -168,6 +170,8 @@ def public_url(value) -> str:
         parts.port
     except ValueError:
         raise ValueError(f"has an invalid port; {form}") from None
+    if origin_problem(f"{parts.scheme}://{parts.netloc}"):
+        raise ValueError(f"has no valid host name (a non-ASCII name in its xn-- form); {form}")
     return value
 
 
@@ -245,6 +249,11 @@ def problem(name: str, value, reason: str) -> str:
     return f"{ENV_PREFIX}{name} (setting {name} = {_shown(value)}): {reason}"
 
 
+# Settings the app's extensions read after start-up (Flask-WTF, Flask-Compress,
+# Flask-Limiter, Flask-Babel, Flask-Login): not in app.config yet, never typos of ours.
+EXTENSION_PREFIXES = ("WTF_", "COMPRESS_", "RATELIMIT_", "BABEL_", "REMEMBER_COOKIE_")
+
+
 def validate(config, known=(), environ=None) -> dict:
     """The checked values of every setting in VALIDATORS that `config` has; SettingsError
     listing every problem, including OCOP_* environment variables that name no setting
@@ -262,7 +271,9 @@ def validate(config, known=(), environ=None) -> dict:
         problems += cross_checks(together)
     names = set(VALIDATORS) | set(known)
     for var in sorted(environ or ()):
-        if var.startswith(ENV_PREFIX) and var[len(ENV_PREFIX):] not in names:
+        name = var[len(ENV_PREFIX):]
+        if var.startswith(ENV_PREFIX) and name not in names \
+                and not name.startswith(EXTENSION_PREFIXES):
             problems.append(f"{var}: no such setting; the settings are "
                             + ", ".join(sorted(VALIDATORS)))
     if problems:

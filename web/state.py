@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
@@ -22,8 +22,9 @@ class State:
     counts: object    # DataFrame: products per district by stars
     as_of: date = field(default_factory=date.today)   # certificate statuses are as of this day
     _cache: dict = field(default_factory=dict)
-    _lru: OrderedDict = field(default_factory=OrderedDict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lru: dict = field(default_factory=lambda: defaultdict(OrderedDict))   # pool -> LRU
+    # Re-entrant: a value built under `cached` may itself be made of cached parts.
+    _lock: threading.RLock = field(default_factory=threading.RLock)
     lru_size: int = 256
 
     @property
@@ -56,19 +57,22 @@ class State:
         return hit
 
 
-    def cached_bounded(self, key: tuple, build: Callable[[], object]):
-        """Like `cached`, for keys that come from query strings: only the newest
-        `lru_size` are kept, so no series of requests can grow memory without end."""
+    def cached_bounded(self, key: tuple, build: Callable[[], object], pool: str = "queries"):
+        """Like `cached`, for keys that come from query strings or the Host: only the newest
+        `lru_size` of each pool are kept, so no series of requests can grow memory without
+        end.  Pools (a few, named in code) keep a crawler reading every product page from
+        pushing out the OGC API's and the downloads' answers."""
         with self._lock:
-            hit = self._lru.get(key)
+            lru = self._lru[pool]
+            hit = lru.get(key)
             if hit is not None:
-                self._lru.move_to_end(key)
+                lru.move_to_end(key)
                 return hit
         value = build()
         with self._lock:
-            self._lru[key] = value
-            while len(self._lru) > self.lru_size:
-                self._lru.popitem(last=False)
+            lru[key] = value
+            while len(lru) > self.lru_size:
+                lru.popitem(last=False)
         return value
 
 

@@ -270,6 +270,13 @@ def build_static_command(outdir: str) -> None:
                f"popups in {site.map_dir}/ and assets in {site.assets_dir}/ may be cached for a "
                "year, the pages and export/ revalidate (see _headers). Try it with "
                f"python -m http.server -d {site.out}")
+    if not current_app.config.get("PUBLIC_URL"):
+        # Canonical links, share images, the sitemap and label QR codes need the address the
+        # copy will have; without it they name this machine.
+        click.echo(f"warning: PUBLIC_URL is not set, so the product pages' canonical links, "
+                   f"share images, sitemap.xml and QR codes point to {card_static.static_base()}"
+                   "; set OCOP_PUBLIC_URL to the address the copy is published at and build "
+                   "again.", err=True)
 
 
 def init_app(app: Flask) -> None:
