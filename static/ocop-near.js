@@ -129,7 +129,8 @@
       });
     }
     P.addTab("share", msg("share"), function () {
-      share(location.href, document.title, N.shareStatus);
+      // From an embed, the link shared is the full map's ("View larger map"), not the frame's.
+      share(P.largerLink ? P.largerLink.href : location.href, document.title, N.shareStatus);
     });
     N.shareStatus = el("span", {"class": "ocop-sr", role: "status"});
     P.tabBar.appendChild(N.shareStatus);
@@ -174,8 +175,12 @@
       (O.rows[layerKey] || []).forEach(function (r) { if (r.id === id) { row = r; } });
       var p = O.stateUrl({sel: layerKey + ":" + id,
                           center: row ? L.latLng(row.y, row.x) : null});
-      share(location.origin + location.pathname + "?" + p.toString(),
-            row ? row.title : document.title, status);
+      var page = location.origin + location.pathname;
+      if (P.largerLink) {       // an embed: the full map's page, without the frame's options
+        page = new URL(O.opts.urls.full, location.href).href.split("?")[0];
+        ["layers", "controls", "target"].forEach(function (k) { p.delete(k); });
+      }
+      share(page + "?" + p.toString(), row ? row.title : document.title, status);
     });
     wrap.appendChild(b);
     wrap.appendChild(status);

@@ -324,6 +324,17 @@ def test_share_copies_a_link_to_the_place(watch, live_server):
     assert other.errors == []
 
 
+def test_share_from_an_embed_shares_the_full_map_not_the_frame(watch, live_server):
+    w = load_map(watch, live_server.url, "/embed?lang=en&controls=legend,layers,zoom",
+                 permissions=["clipboard-read", "clipboard-write"], **DESKTOP)
+    w.page.click(".ocop-tab-share")
+    w.page.wait_for_function("() => /copied/i.test(document.querySelector('.ocop-notice').textContent)")
+    link = w.page.evaluate("() => navigator.clipboard.readText()")
+    assert link.startswith(f"{live_server.url}/?") and "/embed" not in link, link
+    assert "controls=" not in link and "lang=en" in link
+    assert w.errors == []
+
+
 # -- on the spot -----------------------------------------------------------------------------------
 
 def test_near_me_draws_you_and_lists_nearest_first_within_the_radius(watch, live_server):
