@@ -9,6 +9,7 @@ static build writes the same pages with its own links (web/card_static.py).
 """
 from __future__ import annotations
 
+
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -261,16 +262,6 @@ def _image(body_key: tuple, build, mimetype: str):
     return serve(cached, shared=True)
 
 
-@bp.get("/products/<fid>")
-def product(fid: str):
-    return _page("products", fid)
-
-
-@bp.get("/destinations/<fid>")
-def destination(fid: str):
-    return _page("destinations", fid)
-
-
 def _map(layer: str, fid: str):
     bad = _only(())
     if bad is not None:
@@ -293,24 +284,26 @@ def _og(layer: str, fid: str):
     return resp
 
 
-@bp.get("/products/<fid>/map.png")
-def product_map(fid: str):
-    return _map("products", fid)
+def _card_routes() -> None:
+    """/products/<id>, /destinations/<id> and their map.png and og.png, as the endpoints
+    `product`, `product_map`, `product_og`, `destination`, ... that url_for names."""
+    for layer in LAYERS:
+        for suffix, view in (("", _page), ("/map.png", _map), ("/og.png", _og)):
+            name = layer[:-1] + (f"_{suffix[1:-4]}" if suffix else "")
+            bp.add_url_rule(f"/{layer}/<fid>{suffix}", name, _bound(view, layer, name),
+                            methods=["GET"])
 
 
-@bp.get("/destinations/<fid>/map.png")
-def destination_map(fid: str):
-    return _map("destinations", fid)
+def _bound(view, layer: str, name: str):
+    """`view` for one layer, as a named function (extensions such as Flask-Limiter read
+    a view's name)."""
+    def card_view(fid: str):
+        return view(layer, fid)
+    card_view.__name__ = card_view.__qualname__ = name
+    return card_view
 
 
-@bp.get("/products/<fid>/og.png")
-def product_og(fid: str):
-    return _og("products", fid)
-
-
-@bp.get("/destinations/<fid>/og.png")
-def destination_og(fid: str):
-    return _og("destinations", fid)
+_card_routes()
 
 
 @bp.get("/products/<fid>/qr.<ext>")
