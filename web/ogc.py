@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timezone
 from functools import partial
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from geo import crs, ogc
 from geo.categories import CATEGORIES, KINDS, STARS
@@ -141,36 +141,33 @@ def collections():
 
 @bp.get("/collections/<cid>")
 def collection(cid: str):
-    c = state().collections.get(cid)
-    if c is None:
-        return unknown_collection()
+    c = known_collection(cid)
     return document(f"collection:{cid}", partial(ogc.collection, c, crs_list=crs_list()),
                     "ogc/collection.html")
 
 
 @bp.get("/collections/<cid>/queryables")
 def queryables(cid: str):
-    c = state().collections.get(cid)
-    if c is None:
-        return unknown_collection()
+    c = known_collection(cid)
     return document(f"queryables:{cid}", partial(ogc.queryables, c), "ogc/queryables.html",
                     ogc.SCHEMA_JSON, collection=c)
 
 
-def unknown_collection() -> Response:
-    try:
-        fmt = ogc.output_format(ogc.QueryArgs(query_pairs()), negotiated())
-    except FilterError:
-        fmt = "json"
-    return not_found(fmt, "No such collection; see /ogc/collections.")
+def known_collection(cid: str):
+    """The collection `cid`, else the 404 (in the asked format) is raised."""
+    c = state().collections.get(cid)
+    if c is None:
+        try:
+            fmt = ogc.output_format(ogc.QueryArgs(query_pairs()), negotiated())
+        except FilterError:
+            fmt = "json"
+        abort(not_found(fmt, "No such collection; see /ogc/collections."))
+    return c
 
 
 @bp.get("/collections/<cid>/items")
 def items(cid: str):
-    st = state()
-    c = st.collections.get(cid)
-    if c is None:
-        return unknown_collection()
+    st, c = state(), known_collection(cid)
     try:
         q = ogc.parse_items_query(query_pairs(), cid, st.district_codes,
                                   set(KINDS), st.commune_codes, crs_list(), c)
@@ -189,10 +186,7 @@ def items(cid: str):
 
 @bp.get("/collections/<cid>/items/<fid>")
 def item(cid: str, fid: str):
-    st = state()
-    c = st.collections.get(cid)
-    if c is None:
-        return unknown_collection()
+    c = known_collection(cid)
     try:
         fmt, out_crs = ogc.parse_item_query(query_pairs(), negotiated(), crs_list())
     except FilterError as e:
